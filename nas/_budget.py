@@ -1,0 +1,128 @@
+"""The budget of a performance estimation (the paper's BPE): one typed, validated object."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from nas._errors import BudgetError
+
+PRECISIONS = ("fp32", "mixed")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How one architecture is trained to estimate its performance.
+
+    The first eight fields are the paper's BPE hyper-parameters. ``precision`` is ``"fp32"`` or
+    ``"mixed"`` (autocast: fp16 on CUDA, bf16 on CPU). ``train_fraction`` samples the training split
+    (dataset sampling), ``seed`` seeds initialisation, sampling and augmentation. The optimiser
+    follows DARTS: SGD with momentum 0.9, weight decay 3e-4, cosine schedule, gradient clipping 5.
+    """
+
+    epochs: int
+    batch_size: int
+    lr: float
+    layers: int
+    channels: int
+    precision: str = "fp32"
+    cutout: int = 0
+    image_size: int = 32
+    train_fraction: float = 1.0
+    seed: int = 0
+    auxiliary_weight: float = 0.0
+    drop_path: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            expected = float if field.type == "float" else int if field.type == "int" else str
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, field.name, float(value))
+            elif not isinstance(value, expected) or isinstance(value, bool):
+                raise BudgetError(f"budget field {field.name!r} must be {expected.__name__}, got {value!r}")
+        self._check("epochs", self.epochs >= 1, ">= 1")
+        self._check("batch_size", self.batch_size >= 2, ">= 2 (batch norm needs two samples)")
+        self._check("lr", self.lr > 0 and self.lr < float("inf"), "> 0")
+        self._check("layers", self.layers >= 2, ">= 2")
+        self._check("channels", self.channels >= 2, ">= 2")
+        self._check("precision", self.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}")
+        self._check("image_size", self.image_size >= 8, ">= 8")
+        self._check("cutout", 0 <= self.cutout <= self.image_size, f"in 0..image_size ({self.image_size})")
+        self._check("train_fraction", 0 < self.train_fraction <= 1, "in (0, 1]")
+        self._check("seed", self.seed >= 0, ">= 0")
+        self._check("auxiliary_weight", self.auxiliary_weight >= 0, ">= 0")
+        self._check("drop_path", 0 <= self.drop_path < 1, "in [0, 1)")
+        self._check("momentum", 0 <= self.momentum < 1, "in [0, 1)")
+        self._check("weight_decay", self.weight_decay >= 0, ">= 0")
+        self._check("grad_clip", self.grad_clip > 0, "> 0")
+
+    def _check(self, name: str, ok: bool, requirement: str) -> None:
+        if not ok:
+            raise BudgetError(f"budget field {name!r} must be {requirement}, got {getattr(self, name)!r}")
+
+    def replace(self, **changes: Any) -> "Budget":
+        unknown = set(changes) - {field.name for field in dataclasses.fields(self)}
+        if unknown:
+            raise BudgetError(f"unknown budget field(s): {', '.join(sorted(unknown))} (known: {', '.join(field_names())})")
+        return dataclasses.replace(self, **changes)
+
+    def with_settings(self, settings: Iterable[str]) -> "Budget":
+        """Apply command-line ``key=value`` overrides, converting each value to its field's type."""
+        types = {field.name: field.type for field in dataclasses.fields(self)}
+        changes: dict[str, Any] = {}
+        for setting in settings:
+            key, sep, text = setting.partition("=")
+            key = key.strip()
+            if not sep:
+                raise BudgetError(f"budget setting {setting!r} must be key=value")
+            if key not in types:
+                raise BudgetError(f"unknown budget field {key!r} (known: {', '.join(field_names())})")
+            try:
+                changes[key] = {"int": int, "float": float, "str": str}[types[key]](text.strip())
+            except ValueError:
+                raise BudgetError(f"budget field {key!r} must be {types[key]}, got {text!r}") from None
+        return self.replace(**changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """Canonical JSON of every field: the budget's identity in the result cache."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def field_names() -> list[str]:
+    return [field.name for field in dataclasses.fields(Budget)]
+
+
+PRESETS: dict[str, Budget] = {
+    # The paper's BPE-1 and BPE-2 (Table 1), the DARTS search-phase training, and full training.
+    "bpe1": Budget(epochs=10, batch_size=128, lr=0.03, layers=6, channels=8, precision="mixed", cutout=0, image_size=16),
+    "bpe2": Budget(epochs=30, batch_size=128, lr=0.03, layers=16, channels=16, precision="fp32", cutout=0, image_size=16),
+    "darts": Budget(epochs=50, batch_size=64, lr=0.025, layers=8, channels=16, precision="fp32", cutout=0, image_size=32),
+    "full": Budget(
+        epochs=600,
+        batch_size=96,
+        lr=0.025,
+        layers=20,
+        channels=36,
+        precision="fp32",
+        cutout=16,
+        image_size=32,
+        auxiliary_weight=0.4,
+        drop_path=0.2,
+    ),
+}
+
+
+def preset(name: str) -> Budget:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise BudgetError(f"unknown budget preset {name!r} (known: {', '.join(PRESETS)})") from None

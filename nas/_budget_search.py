@@ -1,0 +1,193 @@
+"""Objectives of the search for the best budget (the paper's Eq. 1), for ``study.optimize``.
+
+Eq. 1 scores a budget ``b`` by the rank correlation between the accuracies of a set of
+architectures G under ``b`` (R_b) and under full training (R_f), corrected for cost:
+
+    objective(b) = r_s(R_f, R_b) - penalty * normalised mean training cost of G under b.
+
+The paper prints ``+ lambda * T`` while saying it wants the cheaper budget among equally good ones;
+we implement that intent as a penalty, 0 < penalty < 1. Costs are normalised by the most expensive
+budget of the space, so the penalty is in units of r_s.
+
+Two sources of R_b:
+
+* :class:`TrainingObjective` trains every architecture of G under the budget through the result
+  store (a budget seen before costs nothing);
+* :class:`RecordedObjective` answers from the paper authors' 32 recorded budgets, for tests,
+  examples and studying importances on real numbers without training.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import optuna
+
+from nas._bpe_space import BudgetSpace
+from nas._budget import Budget
+from nas._correlation import Correlation, correlate
+from nas._data import Dataset
+from nas._estimate import estimate
+from nas._store import ResultStore
+from nas._tables import Architecture, TableError, read_architectures, read_recorded
+
+DEFAULT_PENALTY = 0.1
+
+
+def _check_penalty(penalty: float) -> float:
+    if not 0 <= penalty < 1:
+        raise ValueError(f"penalty must be in [0, 1), got {penalty}")
+    return penalty
+
+
+def _record(trial: optuna.Trial, budget: Budget, correlation: Correlation, cost: float, **extra: Any) -> None:
+    """Keep what the objective measured on the trial, where the dashboard shows it."""
+    trial.set_user_attr("budget", budget.to_dict())
+    trial.set_user_attr("r_s", correlation.spearman)
+    trial.set_user_attr("r_s_ci", list(correlation.spearman_ci))
+    trial.set_user_attr("kendall", correlation.kendall)
+    trial.set_user_attr("cost", cost)
+    for key, value in extra.items():
+        trial.set_user_attr(key, value)
+
+
+class TrainingObjective:
+    """Eq. 1 with R_b measured by training every architecture under the suggested budget."""
+
+    def __init__(
+        self,
+        space: BudgetSpace,
+        architectures: Sequence[Architecture],
+        dataset: Dataset,
+        store: ResultStore,
+        *,
+        penalty: float = DEFAULT_PENALTY,
+        device: str | None = None,
+        progress: bool = True,
+    ) -> None:
+        if any(architecture.accuracy is None for architecture in architectures):
+            raise TableError("every architecture needs its full-training accuracy (R_f)")
+        if len(architectures) < 3:
+            raise TableError(f"need at least 3 architectures to rank, got {len(architectures)}")
+        self.space, self.architectures, self.dataset, self.store = space, list(architectures), dataset, store
+        self.penalty = _check_penalty(penalty)
+        self.device, self.progress = device, progress
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        budget = self.space.suggest(trial)
+        results = estimate(self.architectures, budget, self.dataset, self.store, device=self.device, progress=self.progress)
+        ok = [arch for arch in self.architectures if results[arch.name].status == "ok"]
+        trial.set_user_attr("failed_archs", len(self.architectures) - len(ok))
+        if len(ok) < 3:
+            trial.set_user_attr("reason", "fewer than 3 architectures trained without diverging")
+            return math.nan  # Optuna marks the trial FAIL; MIP ignores it
+        correlation = correlate([arch.accuracy for arch in ok], [results[arch.name].accuracy for arch in ok])
+        cost = self.space.normalised_cost(budget)
+        _record(
+            trial,
+            budget,
+            correlation,
+            cost,
+            R_b={arch.name: results[arch.name].accuracy for arch in ok},
+            training_flops=self.space.training_cost(budget),
+            mean_seconds=sum(results[arch.name].seconds for arch in ok) / len(ok),
+        )
+        return correlation.spearman - self.penalty * cost
+
+
+@dataclass(frozen=True)
+class RecordedBudget:
+    """One recorded budget, with (full-training, budgeted) accuracy pairs of its architectures."""
+
+    setting: str
+    budget: Budget
+    gpu_hours: float
+    pairs: tuple[tuple[float, float], ...]
+
+    @functools.cached_property
+    def correlation(self) -> Correlation:
+        """Computed on first use: bootstrapping all 32 settings up front would take seconds."""
+        return correlate(*zip(*self.pairs))
+
+
+_PRECISIONS = {"16": "mixed", "32": "fp32"}
+
+
+def read_recorded_budgets(reference_dir: str | os.PathLike) -> list[RecordedBudget]:
+    """The recorded budgets of the reference data, each with its r_s against ground truth.
+
+    ``reference_dir`` holds ``ground_truth.csv``, ``budgets.csv`` and ``budget_accuracies.csv``
+    (see README: the paper authors' public repository has them).
+    """
+    import csv
+
+    folder = Path(reference_dir)
+    truth = read_architectures(folder / "ground_truth.csv", with_accuracy=True)
+    path = folder / "budgets.csv"
+    if not path.is_file():
+        raise TableError(f"table not found: {path}")
+    recorded = []
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            accuracies = read_recorded(folder / "budget_accuracies.csv", row["setting"])
+            budget = Budget(
+                epochs=int(row["epochs"]),
+                batch_size=int(row["batch_size"]),
+                lr=float(row["lr"]),
+                layers=int(row["layers"]),
+                channels=int(row["channels"]),
+                precision=_PRECISIONS[row["precision_bits"]],
+                cutout=int(row["cutout"]),
+                image_size=int(row["image_size"]),
+            )
+            pairs = tuple((arch.accuracy, accuracies[arch.name]) for arch in truth if arch.name in accuracies)
+            recorded.append(RecordedBudget(row["setting"], budget, float(row["gpu_hours_per_arch"]), pairs))
+    return recorded
+
+
+def recorded_space(recorded: Sequence[RecordedBudget]) -> BudgetSpace:
+    """The space of every value each of the eight fields takes in the recorded budgets."""
+    names = ("epochs", "batch_size", "lr", "layers", "channels", "precision", "cutout", "image_size")
+    values = {name: tuple(sorted({getattr(r.budget, name) for r in recorded})) for name in names}
+    return BudgetSpace(values=values, fixed={})
+
+
+class RecordedObjective:
+    """Eq. 1 answered from the recorded budgets: the nearest recorded budget stands for the suggestion.
+
+    Distance adds, per field, the gap between log values over the field's log range (precision and
+    cutout: 0 if equal, else 1); ties go to the first recorded budget. The cost is the recorded
+    GPU-hours per architecture over the most expensive recorded budget's. Each trial keeps the
+    setting that answered it (``user_attrs["setting"]``).
+    """
+
+    def __init__(self, recorded: Sequence[RecordedBudget], *, penalty: float = DEFAULT_PENALTY) -> None:
+        self.recorded = list(recorded)
+        self.space = recorded_space(self.recorded)
+        self.penalty = _check_penalty(penalty)
+        self._max_hours = max(r.gpu_hours for r in self.recorded)
+
+    def nearest(self, budget: Budget) -> RecordedBudget:
+        return min(self.recorded, key=lambda r: self._distance(budget, r.budget))
+
+    def _distance(self, a: Budget, b: Budget) -> float:
+        total = 0.0
+        for name, candidates in self.space.values.items():
+            x, y = getattr(a, name), getattr(b, name)
+            if name in ("precision", "cutout"):
+                total += float(x != y)
+            else:
+                span = math.log(max(candidates)) - math.log(min(candidates))
+                total += abs(math.log(x) - math.log(y)) / span if span else 0.0
+        return total
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        recorded = self.nearest(self.space.suggest(trial))
+        cost = recorded.gpu_hours / self._max_hours
+        _record(trial, recorded.budget, recorded.correlation, cost, setting=recorded.setting, gpu_hours=recorded.gpu_hours)
+        return recorded.correlation.spearman - self.penalty * cost

@@ -1,0 +1,179 @@
+"""``python -m nas``: describe, train, estimate and correlate from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Sequence
+
+from nas._budget import PRESETS, Budget, preset
+from nas._errors import NasError
+
+DEFAULT_STORAGE = "sqlite:///nas.db"
+
+
+def _budget(args: argparse.Namespace) -> Budget:
+    return preset(args.budget).with_settings(args.set)
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
+    print(json.dumps(payload) if args.json else text)
+
+
+def _load_data(args: argparse.Namespace):
+    from nas._data import load_dataset
+
+    return load_dataset(args.data, cache_dir=args.cache_dir, download=args.download)
+
+
+def _describe(args: argparse.Namespace) -> None:
+    from nas._genotype import parse_genotype
+    from nas._model import cifar_network, count_flops, count_parameters
+
+    genotype = parse_genotype(args.genotype)
+    model = cifar_network(
+        genotype, channels=args.channels, layers=args.layers, num_classes=args.classes, auxiliary=args.auxiliary
+    )
+    params, flops = count_parameters(model), count_flops(model, args.image_size)
+    _emit(
+        args,
+        {"params": params, "flops": flops, "hash": genotype.hash()},
+        f"params {params / 1e6:.3f} M (without auxiliary head), FLOPs {flops / 1e6:.1f} M "
+        f"(multiply-adds at {args.image_size} px), hash {genotype.hash()}",
+    )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from nas._estimate import dataset_key
+    from nas._genotype import parse_genotype
+    from nas._store import ResultStore
+    from nas._trainer import train
+
+    genotype = parse_genotype(args.genotype)
+    budget = _budget(args)
+    store = ResultStore(args.storage) if args.storage else None
+    dataset = _load_data(args)
+    result = store.get(genotype, budget, dataset_key(dataset)) if store else None
+    if result is None:
+        result = train(genotype, budget, dataset, device=args.device, progress=not args.quiet)
+        if store:
+            store.put(genotype, budget, dataset_key(dataset), result)
+    if result.status == "ok":
+        text = f"valid accuracy {result.accuracy:.4f} in {result.seconds:.1f} s, final loss {result.loss:.4f}"
+    else:
+        text = f"failed: {result.reason}"
+    _emit(args, result.to_dict(), text)
+    return 0 if result.status == "ok" else 1
+
+
+def _estimate(args: argparse.Namespace) -> None:
+    from nas._estimate import estimate
+    from nas._store import ResultStore
+    from nas._tables import read_architectures
+
+    architectures = read_architectures(args.archs)
+    budget = _budget(args)
+    store = ResultStore(args.storage)
+    results = estimate(architectures, budget, _load_data(args), store, device=args.device, progress=not args.quiet)
+    failed = sum(result.status != "ok" for result in results.values())
+    _emit(
+        args,
+        {name: result.to_dict() for name, result in results.items()},
+        f"{len(results)} architectures under this budget ({failed} failed), stored in {args.storage}",
+    )
+
+
+def _correlate(args: argparse.Namespace) -> None:
+    from nas._correlation import correlate
+    from nas._tables import TableError, read_architectures, read_recorded
+
+    truth = read_architectures(args.ground_truth, with_accuracy=True)
+    if args.table:
+        if not args.setting:
+            raise TableError("--table needs --setting NAME")
+        recorded = read_recorded(args.table, args.setting)
+        pairs = [(arch.accuracy, recorded[arch.name]) for arch in truth if arch.name in recorded]
+        source = f"{args.table} setting {args.setting}"
+    else:
+        from nas._store import ResultStore
+
+        if not args.budget:
+            raise TableError("give either --table CSV --setting NAME or --storage URL --budget NAME")
+        stored = ResultStore(args.storage).accuracies(_budget(args), args.dataset)
+        pairs = [(arch.accuracy, stored[arch.genotype.hash()]) for arch in truth if arch.genotype.hash() in stored]
+        source = f"{args.storage} budget {args.budget}"
+    if len(pairs) < 3:
+        raise TableError(f"only {len(pairs)} architectures of {args.ground_truth} have results in {source}")
+    full, budgeted = zip(*pairs)
+    result = correlate(full, budgeted, seed=args.seed)
+    low, high = result.spearman_ci
+    _emit(
+        args,
+        result.to_dict(),
+        f"Spearman r_s {result.spearman:.3f} (95% CI {low:.3f} to {high:.3f}), Kendall tau {result.kendall:.3f}, "
+        f"n {result.n}",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nas", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("--json", action="store_true", help="print one JSON object")
+        return sub
+
+    def budget_options(sub: argparse.ArgumentParser, required: bool = True) -> None:
+        sub.add_argument("--budget", required=required, help=f"preset: {', '.join(PRESETS)}")
+        sub.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override budget fields")
+
+    def training_options(sub: argparse.ArgumentParser) -> None:
+        budget_options(sub)
+        sub.add_argument("--data", required=True, help="CIFAR zip, ImageFolder folder, cifar10:ROOT, cifar100:ROOT or synthetic")
+        sub.add_argument("--download", action="store_true", help="let torchvision download CIFAR into ROOT")
+        sub.add_argument("--cache-dir", help="decoded-image cache (default $OPTUNA_MIP_CACHE or ~/.cache/optuna-mip)")
+        sub.add_argument("--device", help="cuda or cpu (default: cuda when available)")
+        sub.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    sub = command("describe", _describe, "parameters and FLOPs of a genotype's CIFAR network")
+    sub.add_argument("genotype")
+    sub.add_argument("--layers", type=int, default=20)
+    sub.add_argument("--channels", type=int, default=36)
+    sub.add_argument("--image-size", type=int, default=32)
+    sub.add_argument("--classes", type=int, default=10)
+    sub.add_argument("--auxiliary", action="store_true", help="build the auxiliary head (not counted in params)")
+
+    sub = command("train", _train, "train one genotype under a budget")
+    sub.add_argument("genotype")
+    training_options(sub)
+    sub.add_argument("--storage", help="also look up / store the result in this database URL")
+
+    sub = command("estimate", _estimate, "train every architecture of a CSV under one budget (resumable)")
+    sub.add_argument("--archs", required=True, help="CSV with columns arch,genotype")
+    training_options(sub)
+    sub.add_argument("--storage", default=DEFAULT_STORAGE, help=f"database URL (default {DEFAULT_STORAGE})")
+
+    sub = command("correlate", _correlate, "Spearman r_s of a budget's accuracies against full training")
+    sub.add_argument("--ground-truth", required=True, help="CSV with columns arch,genotype,accuracy")
+    sub.add_argument("--table", help="recorded accuracies, CSV with columns setting,arch,accuracy")
+    sub.add_argument("--setting", help="setting of --table to correlate")
+    sub.add_argument("--storage", default=DEFAULT_STORAGE, help="database URL of estimated results")
+    sub.add_argument("--dataset", help="only results on this dataset key (default: any)")
+    sub.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    budget_options(sub, required=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except NasError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished results are stored; run the same command again to resume", file=sys.stderr)
+        return 130

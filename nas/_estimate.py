@@ -1,0 +1,49 @@
+"""Estimate many architectures under one budget, through the result store, resumably."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from nas._budget import Budget
+from nas._data import Dataset
+from nas._store import ResultStore
+from nas._tables import Architecture
+from nas._trainer import VALID_SIZE, SPLIT_SEED, TrainResult, make_splits, train
+
+
+def dataset_key(dataset: Dataset) -> str:
+    """The dataset's identity in the result store, including how its validation split is drawn."""
+    return f"{dataset.name}|valid={VALID_SIZE}|split={SPLIT_SEED}"
+
+
+def estimate(
+    architectures: Sequence[Architecture],
+    budget: Budget,
+    dataset: Dataset,
+    store: ResultStore,
+    *,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> dict[str, TrainResult]:
+    """Results of every architecture under ``budget``, training only those the store lacks.
+
+    Each result is stored as soon as it is measured, so an interrupted call resumes where it
+    stopped and several workers on one database share their results.
+    """
+    key = dataset_key(dataset)
+    results: dict[str, TrainResult] = {}
+    splits = None
+    bar = tqdm(architectures, desc="estimate", unit="arch", disable=not progress)
+    for architecture in bar:
+        result = store.get(architecture.genotype, budget, key)
+        if result is None:
+            bar.set_postfix(arch=architecture.name, state="training")
+            splits = splits or make_splits(dataset, budget)
+            result = train(architecture.genotype, budget, dataset, device=device, splits=splits, progress=progress)
+            store.put(architecture.genotype, budget, key, result)
+        results[architecture.name] = result
+        bar.set_postfix(arch=architecture.name, accuracy=result.accuracy, status=result.status)
+    return results

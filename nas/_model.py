@@ -1,0 +1,208 @@
+"""Networks built from a genotype: DARTS's CIFAR network and its ImageNet mobile-setting network."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from nas._genotype import CELL_INPUTS, Cell, Genotype
+from nas._ops import OPERATION_BUILDERS, FactorizedReduce, ReLUConvBN
+
+
+def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
+    """Zero whole samples of a branch with probability ``drop_prob``, rescaling the others."""
+    keep = 1.0 - drop_prob
+    mask = torch.empty(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
+    return x * mask / keep
+
+
+class CellModule(nn.Module):
+    def __init__(
+        self, cell: Cell, c_prev_prev: int, c_prev: int, c: int, reduction: bool, reduction_prev: bool
+    ) -> None:
+        super().__init__()
+        self.reduction = reduction
+        if reduction_prev:
+            self.preprocess0: nn.Module = FactorizedReduce(c_prev_prev, c)
+        else:
+            self.preprocess0 = ReLUConvBN(c_prev_prev, c, 1, 1, 0)
+        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)
+        self.edges = nn.ModuleList()
+        self.sources: list[list[int]] = []
+        for node in cell.nodes:
+            self.sources.append([source for _, source in node])
+            for operation, source in node:
+                stride = 2 if reduction and source < CELL_INPUTS else 1
+                self.edges.append(OPERATION_BUILDERS[operation](c, stride))
+        self.concat = list(cell.concat)
+        self.multiplier = len(self.concat)
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        edge = 0
+        for sources in self.sources:
+            total = 0
+            for source in sources:
+                op = self.edges[edge]
+                h = op(states[source])
+                if self.training and drop_prob > 0 and not isinstance(op, nn.Identity):
+                    h = drop_path(h, drop_prob)
+                total = total + h
+                edge += 1
+            states.append(total)
+        return torch.cat([states[i] for i in self.concat], dim=1)
+
+
+class AuxiliaryHead(nn.Module):
+    """Auxiliary classifier at 2/3 depth.
+
+    DARTS pools 8x8 maps with a fixed 5x5 window; adaptive pooling to 2x2 keeps its parameter count
+    and works for any input size, which budgets with small images need.
+    """
+
+    def __init__(self, c: int, num_classes: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Conv2d(c, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
+
+
+class Network(nn.Module):
+    """A stem, ``layers`` cells with reduction cells at 1/3 and 2/3 of the depth, and a classifier.
+
+    ``forward`` returns ``(logits, auxiliary_logits)``; the second is ``None`` unless the network has
+    an auxiliary head and is training.
+    """
+
+    def __init__(
+        self,
+        genotype: Genotype,
+        *,
+        stem: nn.Module,
+        c_stem: int,
+        channels: int,
+        layers: int,
+        num_classes: int,
+        auxiliary: bool,
+        reduction_prev: bool,
+    ) -> None:
+        super().__init__()
+        self.stem = stem
+        self.drop_path_prob = 0.0
+        c_prev_prev, c_prev, c = c_stem, c_stem, channels
+        self.cells = nn.ModuleList()
+        self.auxiliary_head: AuxiliaryHead | None = None
+        self.auxiliary_after = 2 * layers // 3
+        for index in range(layers):
+            reduction = index in (layers // 3, 2 * layers // 3)
+            if reduction:
+                c *= 2
+            cell_genotype = genotype.reduce if reduction else genotype.normal
+            cell = CellModule(cell_genotype, c_prev_prev, c_prev, c, reduction, reduction_prev)
+            self.cells.append(cell)
+            reduction_prev = reduction
+            c_prev_prev, c_prev = c_prev, cell.multiplier * c
+            if auxiliary and index == self.auxiliary_after:
+                self.auxiliary_head = AuxiliaryHead(c_prev, num_classes)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        s0 = s1 = self.stem(x)
+        if isinstance(s0, tuple):
+            s0, s1 = s0
+        auxiliary_logits = None
+        for index, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            if index == self.auxiliary_after and self.auxiliary_head is not None and self.training:
+                auxiliary_logits = self.auxiliary_head(s1)
+        return self.classifier(self.pool(s1).flatten(1)), auxiliary_logits
+
+
+class _ImageNetStem(nn.Module):
+    """Two stride-2 stems; their two outputs feed the first cell as its two inputs."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.stem0 = nn.Sequential(
+            nn.Conv2d(3, channels // 2, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(channels // 2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels // 2, channels, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+        self.stem1 = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        s0 = self.stem0(x)
+        return s0, self.stem1(s0)
+
+
+def cifar_network(
+    genotype: Genotype, *, channels: int, layers: int, num_classes: int = 10, auxiliary: bool = False
+) -> Network:
+    """DARTS's CIFAR network: a 3x3 convolution stem with 3x channels, no downsampling before the cells."""
+    c_stem = 3 * channels
+    stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+    return Network(
+        genotype,
+        stem=stem,
+        c_stem=c_stem,
+        channels=channels,
+        layers=layers,
+        num_classes=num_classes,
+        auxiliary=auxiliary,
+        reduction_prev=False,
+    )
+
+
+def imagenet_network(
+    genotype: Genotype, *, channels: int = 48, layers: int = 14, num_classes: int = 1000, auxiliary: bool = False
+) -> Network:
+    """DARTS's ImageNet mobile-setting network: two stride-2 stems (8x down) before 14 cells."""
+    return Network(
+        genotype,
+        stem=_ImageNetStem(channels),
+        c_stem=channels,
+        channels=channels,
+        layers=layers,
+        num_classes=num_classes,
+        auxiliary=auxiliary,
+        reduction_prev=True,
+    )
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Parameters without the auxiliary head, which is dropped after training (as DARTS reports them)."""
+    return sum(p.numel() for name, p in model.named_parameters() if not name.startswith("auxiliary_head"))
+
+
+def count_flops(model: nn.Module, image_size: int) -> int:
+    """Multiply-accumulate operations of one image's forward pass (the NAS literature's "FLOPs").
+
+    Counted by :class:`torch.utils.flop_counter.FlopCounterMode` (convolutions and matrix products),
+    which counts two operations per multiply-accumulate; the auxiliary head is not counted.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, image_size, image_size, device=device))
+    model.train(was_training)
+    return counter.get_total_flops() // 2

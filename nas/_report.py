@@ -1,0 +1,499 @@
+"""What a budget search found, in the paper's terms: Table 1, Fig. 4, and a report folder.
+
+* :func:`budget_table` / :func:`format_table`: the best distinct budgets with their hyper-parameters,
+  r_s and its 95 % interval, Kendall tau and cost (the paper's Table 1).
+* :func:`plot_hyperparameter_effects`: the random forest's predicted r_s against each
+  hyper-parameter, with the parameter's importance (the paper's Fig. 4).
+* :func:`null_importances` / :func:`plot_importance_vs_null`: the importances the same forest gives
+  when the objective is shuffled. Impurity importance favours parameters with many distinct values
+  (they offer more split points to fit noise), so an importance means something only above its null.
+* :func:`write_report`: all of the above, MIP's pruning history and Optuna's optimisation history in
+  one folder (``report.md`` and HTML figures that open offline).
+
+The forest is the one MIP fits (:mod:`optuna_mip._importance`: same encoding of trials, same number of
+trees), fitted on COMPLETE trials with the trial's ``r_s`` user attribute as the target (falling back
+to the objective value), as Fig. 4 regresses r_s rather than the cost-penalised objective.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import plotly.graph_objects as go
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+from plotly.subplots import make_subplots
+from sklearn.ensemble import RandomForestRegressor
+
+from nas._bpe_space import BudgetSpace
+from optuna_mip import plot_importance_history, pruning_history
+from optuna_mip._history import note_markdown
+from optuna_mip._importance import _N_TREES, encode, forest_importances, targets
+from optuna_mip._trials import TrialRecord
+
+# Below this many complete trials a forest of bootstrapped trees has nothing to split: every
+# importance and curve would be noise, so the report says "not enough trials" instead.
+MIN_TRIALS_FOR_FOREST = 6
+
+# Optional per-architecture costs an objective may record (TrainingObjective: FLOPs and seconds;
+# RecordedObjective: the recorded GPU-hours), shown when present.
+_OPTIONAL_COSTS = ("gpu_hours", "training_flops", "mean_seconds")
+
+_FIGURES = {
+    "hyperparameter_effects.html": "Fig. 4: predicted r_s against each hyper-parameter",
+    "importance_vs_null.html": "importance of each hyper-parameter against its null",
+    "importance_history.html": "MIP: importances at each pruning round",
+    "optimization_history.html": "Optuna: objective of each trial and best so far",
+}
+
+
+# --------------------------------------------------------------------------------------- trials
+
+
+def _complete_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """COMPLETE trials with a finite value, by number: only they have a measured r_s and cost."""
+    if len(study.directions) != 1:
+        raise ValueError("reports are for single-objective studies (Eq. 1 is one number)")
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return sorted(
+        (t for t in trials if t.value is not None and math.isfinite(t.value)), key=lambda t: t.number
+    )
+
+
+def budget_key(trial: FrozenTrial) -> str:
+    """Identity of the budget a trial measured: its ``budget`` user attribute, else its params.
+
+    Two trials with the same key trained (or looked up) the same thing, so the result cache answers
+    the second for free; with :class:`~nas.RecordedObjective` different suggestions map to the same
+    recorded budget and share a key.
+    """
+    budget = trial.user_attrs.get("budget", trial.params)
+    return json.dumps(budget, sort_keys=True, default=repr)
+
+
+def spend_curve(trials: Sequence[FrozenTrial], attr: str = "cost") -> np.ndarray:
+    """Cumulative cost after each trial, counting each distinct budget once (the result cache).
+
+    ``attr`` names the per-architecture cost user attribute (``cost``, ``gpu_hours``,
+    ``training_flops``, ``mean_seconds``); a trial without it adds nothing.
+    """
+    seen: set[str] = set()
+    steps = []
+    for trial in trials:
+        key = budget_key(trial)
+        steps.append(0.0 if key in seen else float(trial.user_attrs.get(attr, 0.0) or 0.0))
+        seen.add(key)
+    return np.cumsum(steps) if steps else np.zeros(0)
+
+
+def _response(trial: FrozenTrial) -> float:
+    r_s = trial.user_attrs.get("r_s")
+    return float(r_s) if isinstance(r_s, (int, float)) else float(trial.value)
+
+
+# --------------------------------------------------------------------------------------- table
+
+
+def budget_table(study: optuna.Study, space: BudgetSpace, top: int = 5) -> list[dict[str, Any]]:
+    """The ``top`` best distinct budgets of ``study``, best first (the paper's Table 1).
+
+    Trials are ranked by objective (ties: cheaper, then earlier) and a budget measured again keeps
+    only its best trial, since repeats of one budget are the result cache, not new evidence. Each row
+    holds ``trial``, ``setting`` (when recorded), every hyper-parameter ``space`` searches (as the
+    budget was trained, from the ``budget`` user attribute, else the trial's params), ``r_s``,
+    ``r_s_ci`` (95 % bootstrap interval), ``kendall``, ``cost`` (normalised), the optional
+    per-architecture ``gpu_hours`` / ``training_flops`` / ``mean_seconds``, ``objective`` and
+    ``n_trials`` (trials that measured this budget).
+    """
+    sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+    ranked = sorted(
+        _complete_trials(study),
+        key=lambda t: (-sign * t.value, t.user_attrs.get("cost", math.inf), t.number),
+    )
+    counts: dict[str, int] = {}
+    best: dict[str, FrozenTrial] = {}
+    for trial in ranked:
+        key = budget_key(trial)
+        counts[key] = counts.get(key, 0) + 1
+        best.setdefault(key, trial)
+    rows = []
+    for key, trial in list(best.items())[: max(top, 0)]:
+        attrs = trial.user_attrs
+        budget = attrs.get("budget", {})
+        row: dict[str, Any] = {"trial": trial.number}
+        if "setting" in attrs:
+            row["setting"] = attrs["setting"]
+        for name in space.values:
+            row[name] = budget.get(name, trial.params.get(name))
+        row["r_s"] = attrs.get("r_s")
+        ci = attrs.get("r_s_ci")
+        row["r_s_ci"] = tuple(ci) if ci is not None else None
+        row["kendall"] = attrs.get("kendall")
+        row["cost"] = attrs.get("cost")
+        row.update({name: attrs[name] for name in _OPTIONAL_COSTS if name in attrs})
+        row["objective"] = trial.value
+        row["n_trials"] = counts[key]
+        rows.append(row)
+    return rows
+
+
+_ROW_LABELS = {
+    "trial": "trial",
+    "setting": "setting",
+    "r_s": "r_s",
+    "r_s_ci": "r_s 95% CI",
+    "kendall": "Kendall tau",
+    "cost": "cost (normalised)",
+    "gpu_hours": "GPU-hours / arch",
+    "training_flops": "training FLOPs / arch",
+    "mean_seconds": "seconds / arch",
+    "objective": "objective",
+    "n_trials": "trials at this budget",
+}
+
+
+def _format_value(key: str, value: Any) -> str:
+    if value is None:
+        return "–"
+    if key == "r_s_ci":
+        return f"[{value[0]:.3f}, {value[1]:.3f}]"
+    if key in ("r_s", "kendall", "cost", "objective"):
+        return f"{value:.3f}"
+    if key == "training_flops":
+        return f"{value:.3g}"
+    if key in ("gpu_hours", "mean_seconds"):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown of :func:`budget_table`'s rows laid out like Table 1: one column per budget.
+
+    Rows are the fields (hyper-parameters, then metrics), so budgets compare side by side. A field a
+    budget lacks shows as a dash.
+    """
+    if not rows:
+        return "_No complete trials._\n"
+    keys: list[str] = []
+    for row in rows:
+        keys += [key for key in row if key not in keys]
+    header = ["", *(f"#{i + 1}" for i in range(len(rows)))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key in keys:
+        cells = [_ROW_LABELS.get(key, key), *(_format_value(key, row.get(key)) for row in rows)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------- forest
+
+
+def _design(study: optuna.Study, space: BudgetSpace) -> tuple[list[str], list[TrialRecord], np.ndarray, np.ndarray]:
+    """Searched parameter names present in the trials, their records, design matrix and r_s."""
+    records = [TrialRecord.from_frozen(t, values=[_response(t)]) for t in _complete_trials(study)]
+    names = [name for name in space.values if any(name in r.params for r in records)]
+    return names, records, encode(records, names), targets(records)
+
+
+def _enough(x: np.ndarray) -> bool:
+    return x.shape[0] >= MIN_TRIALS_FOR_FOREST and x.shape[1] > 0
+
+
+def _not_enough(n_trials: int) -> str:
+    return f"not enough trials to fit the random forest ({n_trials} complete, need {MIN_TRIALS_FOR_FOREST})"
+
+
+def parameter_importances(study: optuna.Study, space: BudgetSpace, seed: int = 0) -> dict[str, float]:
+    """Impurity importance (Eq. 8) of each searched hyper-parameter for r_s; empty with too few trials."""
+    names, _, x, y = _design(study, space)
+    importances = forest_importances(x, y, seed) if _enough(x) else None
+    return {} if importances is None else dict(zip(names, map(float, importances)))
+
+
+def null_importances(
+    study: optuna.Study, space: BudgetSpace, n_shuffles: int = 20, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """Per hyper-parameter, mean and 95th percentile of its importance when r_s is shuffled.
+
+    The same forest (same seed) is fitted ``n_shuffles`` times on randomly permuted targets, which
+    breaks any link between parameters and r_s but keeps each parameter's values. What a parameter
+    gets there is what impurity importance hands it for its number of values alone. Empty with too
+    few trials.
+    """
+    if n_shuffles < 1:
+        raise ValueError(f"n_shuffles must be >= 1, got {n_shuffles}")
+    names, _, x, y = _design(study, space)
+    if not _enough(x):
+        return {}
+    rng = np.random.default_rng(seed)
+    shuffled = [forest_importances(x, y, seed) for _ in range(n_shuffles)]
+    samples = np.asarray([s for s in shuffled if s is not None]).reshape(-1, len(names))
+    if samples.shape[0] == 0:
+        return {}
+    return {
+        name: (float(samples[:, j].mean()), float(np.percentile(samples[:, j], 95)))
+        for j, name in enumerate(names)
+    }
+
+
+def _candidate_codes(records: Sequence[TrialRecord], name: str, candidates: Sequence[Any]) -> np.ndarray:
+    """How :func:`optuna_mip._importance.encode` writes each candidate value of ``name``.
+
+    Encoding probe records after the real ones keeps the real ones' codes and gives each candidate
+    the code the forest saw for it (categorical: choice index; numeric: the value).
+    """
+    template = next(r for r in records if name in r.params)
+    probes = [
+        TrialRecord(-1, TrialState.COMPLETE, None, {name: value}, {name: template.distributions[name]})
+        for value in candidates
+    ]
+    return encode([*records, *probes], [name])[len(records) :, 0]
+
+
+def _partial_dependence(forest: RandomForestRegressor, x: np.ndarray, column: int, codes: np.ndarray) -> np.ndarray:
+    """Predicted r_s per tree (rows) and candidate (columns), averaged over the trials' rows.
+
+    Setting the column to each candidate in every trial's row and averaging is partial dependence:
+    the effect of the parameter with the others as they were sampled.
+    """
+    probe = np.repeat(x[None, :, :], len(codes), axis=0)
+    probe[:, :, column] = codes[:, None]
+    flat = probe.reshape(-1, x.shape[1])
+    per_tree = np.stack([tree.predict(flat) for tree in forest.estimators_])
+    return per_tree.reshape(len(forest.estimators_), len(codes), x.shape[0]).mean(axis=2)
+
+
+def _message_figure(title: str) -> go.Figure:
+    figure = go.Figure()
+    figure.update_layout(title=title)
+    return figure
+
+
+def plot_hyperparameter_effects(study: optuna.Study, space: BudgetSpace, seed: int = 0) -> go.Figure:
+    """The paper's Fig. 4: the forest's predicted r_s against each searched hyper-parameter.
+
+    One subplot per parameter, titled with its impurity importance, e.g. ``epochs (0.31)``. The line
+    is the partial dependence averaged over trees, the band ± one standard deviation over trees (how
+    much the forest agrees with itself), the grey dots the measured r_s of the trials. A steep curve
+    should go with a high importance; values no trial sampled are the forest's extrapolation.
+    """
+    names, records, x, y = _design(study, space)
+    if not _enough(x):
+        return _message_figure(f"Hyper-parameter effects: {_not_enough(x.shape[0])}")
+    forest = RandomForestRegressor(n_estimators=_N_TREES, random_state=seed, n_jobs=1).fit(x, y)
+    importances = forest.feature_importances_
+    n_cols = min(4, len(names))
+    n_rows = math.ceil(len(names) / n_cols)
+    figure = make_subplots(
+        rows=n_rows,
+        cols=n_cols,
+        subplot_titles=[f"{name} ({importance:.2f})" for name, importance in zip(names, importances)],
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+    )
+    for j, name in enumerate(names):
+        candidates = list(space.values[name])
+        curves = _partial_dependence(forest, x, j, _candidate_codes(records, name, candidates))
+        mean, std = curves.mean(axis=0), curves.std(axis=0)
+        labels = [str(value) for value in candidates]
+        cell = {"row": j // n_cols + 1, "col": j % n_cols + 1}
+        band = {"mode": "lines", "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip"}
+        figure.add_trace(go.Scatter(x=labels, y=mean + std, **band), **cell)
+        figure.add_trace(
+            go.Scatter(x=labels, y=mean - std, fill="tonexty", fillcolor="rgba(31,119,180,0.25)", **band), **cell
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=labels,
+                y=mean,
+                mode="lines+markers",
+                line={"color": "rgb(31,119,180)"},
+                name=f"{name} ({importances[j]:.2f})",
+                showlegend=False,
+                hovertemplate=f"{name}=%{{x}}<br>predicted r_s %{{y:.3f}}<extra></extra>",
+            ),
+            **cell,
+        )
+        observed = [(str(r.params[name]), r.value) for r in records if name in r.params]
+        figure.add_trace(
+            go.Scatter(
+                x=[o[0] for o in observed],
+                y=[o[1] for o in observed],
+                mode="markers",
+                marker={"color": "rgba(80,80,80,0.35)", "size": 5},
+                showlegend=False,
+                hovertemplate=f"trial with {name}=%{{x}}<br>measured r_s %{{y:.3f}}<extra></extra>",
+            ),
+            **cell,
+        )
+        figure.update_xaxes(type="category", categoryorder="array", categoryarray=labels, **cell)
+    figure.update_yaxes(title_text="r_s", col=1)
+    figure.update_layout(
+        title=f"Predicted r_s per hyper-parameter (importance in brackets), random forest on {len(records)} trials",
+        height=320 * n_rows,
+    )
+    return figure
+
+
+def _importance_vs_null_figure(importance: dict[str, float], null: dict[str, tuple[float, float]]) -> go.Figure:
+    names = sorted(importance, key=lambda name: -importance[name])
+    means = np.asarray([null[name][0] for name in names])
+    p95 = np.asarray([null[name][1] for name in names])
+    figure = go.Figure()
+    figure.add_trace(go.Bar(x=names, y=[importance[name] for name in names], name="importance"))
+    figure.add_trace(
+        go.Scatter(
+            x=names,
+            y=means,
+            mode="markers",
+            marker={"color": "black", "symbol": "diamond"},
+            error_y={"type": "data", "symmetric": False, "array": p95 - means, "arrayminus": np.zeros_like(means)},
+            name="null: mean, whisker to 95th percentile",
+        )
+    )
+    figure.update_layout(
+        title="Importance vs. importance with r_s shuffled (meaningful only above the whisker)",
+        yaxis_title="impurity importance",
+    )
+    return figure
+
+
+def plot_importance_vs_null(
+    study: optuna.Study, space: BudgetSpace, n_shuffles: int = 20, seed: int = 0
+) -> go.Figure:
+    """Bars: each hyper-parameter's importance; markers: its null mean, whiskers to the null's 95th pct.
+
+    A bar that does not clear its whisker is an importance the parameter's number of values alone
+    would give it (see :func:`null_importances`).
+    """
+    importance = parameter_importances(study, space, seed)
+    null = null_importances(study, space, n_shuffles, seed)
+    if not importance or not null:
+        return _message_figure(f"Importance vs. null: {_not_enough(len(_complete_trials(study)))}")
+    return _importance_vs_null_figure(importance, null)
+
+
+# --------------------------------------------------------------------------------------- report
+
+
+def _trial_counts(study: optuna.Study) -> str:
+    trials = study.get_trials(deepcopy=False)
+    by_state: dict[str, int] = {}
+    for trial in trials:
+        by_state[trial.state.name.lower()] = by_state.get(trial.state.name.lower(), 0) + 1
+    details = ", ".join(f"{count} {state}" for state, count in sorted(by_state.items()))
+    return f"{len(trials)} ({details})" if trials else "0"
+
+
+def _spend_lines(complete: Sequence[FrozenTrial]) -> list[str]:
+    n_distinct = len({budget_key(t) for t in complete})
+    lines = [
+        f"- Distinct budgets measured: {n_distinct} in {len(complete)} complete trials "
+        "(a budget measured again is answered by the result cache and costs nothing)",
+        "- Training cost spent, per architecture, summed over the distinct budgets:",
+    ]
+    labels = {"cost": "normalised cost (1 = the space's most expensive budget)", **_ROW_LABELS}
+    for attr in ("cost", *_OPTIONAL_COSTS):
+        if any(attr in t.user_attrs for t in complete):
+            lines.append(f"  - {labels[attr]}: {_format_value(attr, float(spend_curve(complete, attr)[-1]))}")
+    return lines
+
+
+def _best_lines(complete: Sequence[FrozenTrial], rows: Sequence[dict[str, Any]], space: BudgetSpace) -> list[str]:
+    if not complete:
+        return ["No complete trial yet."]
+    row = rows[0]
+    setting = f" (recorded setting `{row['setting']}`)" if "setting" in row else ""
+    params = ", ".join(f"{name}={row[name]}" for name in space.values)
+    return [
+        f"Trial {row['trial']}{setting}: objective {row['objective']:.4f}, r_s {_format_value('r_s', row['r_s'])}"
+        f" (95% CI {_format_value('r_s_ci', row['r_s_ci'])}), cost {_format_value('cost', row['cost'])}.",
+        "",
+        f"Budget: `{params}`",
+    ]
+
+
+def _importance_lines(importance: dict[str, float], null: dict[str, tuple[float, float]], n_trials: int) -> list[str]:
+    if not importance or not null:
+        message = _not_enough(n_trials)
+        return [message[0].upper() + message[1:] + "."]
+    lines = [
+        "Impurity importance (Eq. 8) of the forest fitted on r_s, and of the same forest fitted on shuffled "
+        "r_s (the null). Parameters with many values get a high null; only an importance above the null's "
+        "95th percentile says the parameter matters.",
+        "",
+        "| parameter | importance | null mean | null 95th pct | above null |",
+        "|---|---|---|---|---|",
+    ]
+    for name in sorted(importance, key=lambda n: -importance[n]):
+        mean, p95 = null[name]
+        verdict = "yes" if importance[name] > p95 else "no"
+        lines.append(f"| {name} | {importance[name]:.3f} | {mean:.3f} | {p95:.3f} | {verdict} |")
+    return lines
+
+
+def write_report(
+    study: optuna.Study, space: BudgetSpace, out_dir: str | Path, *, n_shuffles: int = 20, seed: int = 0
+) -> Path:
+    """Write ``report.md`` and the HTML figures of a budget search into ``out_dir``; return the report.
+
+    The figures share one ``plotly.min.js`` written next to them, so they open offline. Works at any
+    number of trials: with too few for a forest the report says so instead of showing noise.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    complete = _complete_trials(study)
+    importance = parameter_importances(study, space, seed)
+    null = null_importances(study, space, n_shuffles, seed)
+
+    figures = {
+        "hyperparameter_effects.html": plot_hyperparameter_effects(study, space, seed),
+        "importance_vs_null.html": (
+            _importance_vs_null_figure(importance, null)
+            if importance and null
+            else _message_figure(f"Importance vs. null: {_not_enough(len(complete))}")
+        ),
+        "importance_history.html": plot_importance_history(study),
+        "optimization_history.html": (
+            optuna.visualization.plot_optimization_history(study)
+            if complete
+            else _message_figure("Optimisation history: no complete trial yet")
+        ),
+    }
+    for name, figure in figures.items():
+        figure.write_html(out / name, include_plotlyjs="directory")
+
+    decisions = pruning_history(study)
+    rows = budget_table(study, space)
+    lines = [
+        f"# Budget search: {study.study_name}",
+        "",
+        f"- Trials: {_trial_counts(study)}",
+        *_spend_lines(complete),
+        "",
+        "## Best budget",
+        "",
+        *_best_lines(complete, rows, space),
+        "",
+        "## Best distinct budgets (Table 1)",
+        "",
+        format_table(rows),
+        note_markdown(decisions) if decisions else "## Minimum Importance Pruning\n\nNo pruning decision in this study.\n",
+        "## Hyper-parameter importance vs. null",
+        "",
+        *_importance_lines(importance, null, len(complete)),
+        "",
+        "## Figures",
+        "",
+        *(f"- [{description}]({name})" for name, description in _FIGURES.items()),
+        "",
+    ]
+    report = out / "report.md"
+    report.write_text("\n".join(lines))
+    return report

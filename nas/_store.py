@@ -1,0 +1,127 @@
+"""A cache of training results in the database a study uses, so nothing is trained twice.
+
+Results live in their own table (``nas_results``) beside Optuna's tables, in a SQLite file by
+default or a PostgreSQL database shared by several workers. A result is committed as soon as its
+training ends, so a killed run loses at most the architecture it was training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from dataclasses import fields
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from nas._budget import Budget
+from nas._errors import StoreError
+from nas._genotype import Genotype
+from nas._trainer import TrainResult
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _ResultRow(_Base):
+    __tablename__ = "nas_results"
+    __table_args__ = (sa.UniqueConstraint("arch_hash", "budget_key", "dataset", name="nas_results_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    arch_hash: Mapped[str] = mapped_column(sa.String(32), index=True)
+    budget_key: Mapped[str] = mapped_column(sa.String(1024))
+    dataset: Mapped[str] = mapped_column(sa.String(512))
+    seed: Mapped[int]
+    genotype: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    accuracy: Mapped[float | None]
+    seconds: Mapped[float]
+    flops: Mapped[int] = mapped_column(sa.BigInteger)
+    params: Mapped[int] = mapped_column(sa.BigInteger)
+    loss: Mapped[float | None]
+    epochs: Mapped[int]
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    device: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=lambda: datetime.datetime.now(datetime.timezone.utc))
+
+
+_RESULT_FIELDS = [field.name for field in fields(TrainResult)]
+
+
+class ResultStore:
+    """Training results keyed by (architecture hash, budget, dataset); the budget includes the seed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self._engine = sa.create_engine(url)
+            _Base.metadata.create_all(self._engine)
+        except (exc.SQLAlchemyError, ValueError) as error:
+            raise StoreError(f"cannot open result database {url}: {_reason(error)}") from None
+
+    def get(self, genotype: Genotype, budget: Budget, dataset: str) -> TrainResult | None:
+        with self._session() as session:
+            row = session.scalars(self._select(genotype, budget, dataset)).first()
+            return None if row is None else TrainResult(**{name: getattr(row, name) for name in _RESULT_FIELDS})
+
+    def put(self, genotype: Genotype, budget: Budget, dataset: str, result: TrainResult) -> None:
+        """Store ``result`` unless another worker stored one for the same key first."""
+        row = _ResultRow(
+            arch_hash=genotype.hash(),
+            budget_key=budget.key(),
+            dataset=dataset,
+            seed=budget.seed,
+            genotype=genotype.to_str(),
+            **result.to_dict(),
+        )
+        try:
+            with self._session() as session:
+                session.add(row)
+        except exc.IntegrityError:
+            pass  # a concurrent worker trained the same architecture; its result stands
+
+    def count(self, budget: Budget | None = None, dataset: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(_ResultRow)
+        if budget is not None:
+            query = query.where(_ResultRow.budget_key == budget.key())
+        if dataset is not None:
+            query = query.where(_ResultRow.dataset == dataset)
+        with self._session() as session:
+            return session.scalar(query)
+
+    def accuracies(self, budget: Budget, dataset: str | None = None) -> dict[str, float]:
+        """Successful results under ``budget``, keyed by architecture hash; ``dataset`` is a key prefix."""
+        query = sa.select(_ResultRow.arch_hash, _ResultRow.accuracy).where(
+            _ResultRow.budget_key == budget.key(), _ResultRow.status == "ok"
+        )
+        if dataset is not None:
+            query = query.where(_ResultRow.dataset.startswith(dataset, autoescape=True))
+        with self._session() as session:
+            return {arch: accuracy for arch, accuracy in session.execute(query)}
+
+    @staticmethod
+    def _select(genotype: Genotype, budget: Budget, dataset: str) -> sa.Select:
+        return sa.select(_ResultRow).where(
+            _ResultRow.arch_hash == genotype.hash(),
+            _ResultRow.budget_key == budget.key(),
+            _ResultRow.dataset == dataset,
+        )
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A transaction that commits on success and reports database failures as one line."""
+        try:
+            with Session(self._engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except exc.IntegrityError:
+            raise
+        except exc.DBAPIError as error:
+            raise StoreError(f"result database {self.url} failed: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    original = getattr(error, "orig", None) or error
+    return str(original).strip().splitlines()[0]

@@ -1,0 +1,24 @@
+"""Minimum Importance Pruning (MIP) as an Optuna sampler.
+
+MIP (Sec. 4.2 and Algorithm 1 of "Rethinking Performance Estimation in Neural Architecture
+Search") searches a space of expensive settings by sampling cheap values more often, fitting a
+random forest every ``K`` trials and fixing the least important parameter, until every
+parameter is fixed. See :class:`MIPSampler`.
+"""
+
+from optuna_mip._callbacks import required_trials
+from optuna_mip._callbacks import StopWhenAllFixed
+from optuna_mip._history import pruning_history
+from optuna_mip._history import PruningDecision
+from optuna_mip._sampler import MIPSampler
+from optuna_mip._visualization import plot_importance_history
+
+
+__all__ = [
+    "MIPSampler",
+    "PruningDecision",
+    "StopWhenAllFixed",
+    "plot_importance_history",
+    "pruning_history",
+    "required_trials",
+]

@@ -1,0 +1,177 @@
+"""Where MIP keeps its state: in the study, never in the sampler object.
+
+Source of truth (study *system* attributes, JSON values, one key per round)::
+
+    mip:config     {"samples_per_round": K, "importance_threshold": ..., "forest_seed": ...}
+    mip:round:<s>  the decision of round s (see :class:`PruningDecision`)
+
+Mirrors for people (rewritten from the source of truth after each decision, so a lost race only
+delays them until the next decision):
+
+* study *user* attributes ``mip:fixed`` (``{param: value}``) and ``mip:history`` (list of
+  decision dicts), which optuna-dashboard shows on the study page;
+* an optuna-dashboard note with a table of the decisions.
+
+Per trial (trial system attributes): ``mip:round`` (how many decisions existed when the trial
+was sampled) and ``mip:fixed`` (the values fixed at that point).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import dataclasses
+from typing import Any
+from typing import Literal
+from typing import TYPE_CHECKING
+
+from optuna.logging import get_logger
+
+
+if TYPE_CHECKING:
+    from optuna.study import Study
+
+
+_logger = get_logger(__name__)
+
+KEY_PREFIX = "mip:"
+CONFIG_KEY = "mip:config"
+ROUND_KEY_PREFIX = "mip:round:"
+TRIAL_ROUND_KEY = "mip:round"
+TRIAL_FIXED_KEY = "mip:fixed"
+USER_FIXED_KEY = "mip:fixed"
+USER_HISTORY_KEY = "mip:history"
+
+Reason = Literal["cheapest", "best"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PruningDecision:
+    """One round of Minimum Importance Pruning (Eq. 9).
+
+    Attributes:
+        round:
+            1-based round number.
+        param:
+            The parameter pruned in this round, i.e. the free parameter of least importance.
+        value:
+            The value it is fixed at from now on.
+        reason:
+            ``"cheapest"`` if its importance was below the threshold and it has a cheapest value,
+            ``"best"`` if it was fixed at its value in the best trial.
+        importances:
+            Importance (Eq. 8, renormalised over the free parameters) of every parameter that
+            was free when the decision was made, the pruned one included.
+        n_complete_trials:
+            How many COMPLETE trials (the first ones by trial number) the forest was fitted on.
+        last_trial_number:
+            Number of the last of those trials.
+        best_trial_number:
+            Number of the best of those trials that has ``param``.
+    """
+
+    round: int
+    param: str
+    value: Any
+    reason: Reason
+    importances: dict[str, float]
+    n_complete_trials: int
+    last_trial_number: int
+    best_trial_number: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PruningDecision:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+def round_key(round_number: int) -> str:
+    return f"{ROUND_KEY_PREFIX}{round_number}"
+
+
+def decisions_from_system_attrs(system_attrs: dict[str, Any]) -> list[PruningDecision]:
+    """Decisions recorded in a study's system attributes, in round order.
+
+    Only the contiguous run ``1, 2, ...`` is returned: a round can only be decided after the one
+    before it, so a gap would mean a foreign key, not a decision.
+    """
+
+    decisions = []
+    while (data := system_attrs.get(round_key(len(decisions) + 1))) is not None:
+        decisions.append(PruningDecision.from_dict(data))
+    return decisions
+
+
+def pruning_history(study: Study) -> list[PruningDecision]:
+    """The pruning decisions recorded in ``study``, in the order they were made.
+
+    Works on any study, also one loaded in another process without a :class:`MIPSampler`.
+    """
+
+    return decisions_from_system_attrs(study._storage.get_study_system_attrs(study._study_id))
+
+
+def fixed_from_decisions(decisions: Sequence[PruningDecision]) -> dict[str, Any]:
+    return {d.param: d.value for d in decisions}
+
+
+def record_decision(study: Study, decision: PruningDecision) -> PruningDecision:
+    """Write ``decision`` unless its round is already recorded; return the recorded one.
+
+    Every worker computes the same decision for a round (see :mod:`optuna_mip._rounds`), so two
+    workers racing past the "absent" check write identical values. Reading back what is stored
+    makes the stored value win in any case, e.g. when workers were started with different
+    settings by mistake.
+    """
+
+    storage, study_id = study._storage, study._study_id
+    key = round_key(decision.round)
+    stored = storage.get_study_system_attrs(study_id).get(key)
+    if stored is None:
+        storage.set_study_system_attr(study_id, key, decision.to_dict())
+        stored = storage.get_study_system_attrs(study_id)[key]
+    return PruningDecision.from_dict(stored)
+
+
+def publish(study: Study, decisions: Sequence[PruningDecision]) -> None:
+    """Mirror the decisions into user attributes and an optuna-dashboard note."""
+
+    storage, study_id = study._storage, study._study_id
+    storage.set_study_user_attr(study_id, USER_FIXED_KEY, fixed_from_decisions(decisions))
+    storage.set_study_user_attr(study_id, USER_HISTORY_KEY, [d.to_dict() for d in decisions])
+    _save_dashboard_note(study, decisions)
+
+
+def note_markdown(decisions: Sequence[PruningDecision]) -> str:
+    """A Markdown table of the decisions, as shown in optuna-dashboard."""
+
+    lines = [
+        "## Minimum Importance Pruning",
+        "",
+        "| round | parameter | fixed at | reason | importance | complete trials "
+        "| importances of the free parameters |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for d in decisions:
+        importances = ", ".join(f"{k}: {v:.3f}" for k, v in sorted(d.importances.items()))
+        lines.append(
+            f"| {d.round} | `{d.param}` | `{d.value!r}` | {d.reason} "
+            f"| {d.importances.get(d.param, float('nan')):.3f} | {d.n_complete_trials} "
+            f"| {importances} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _save_dashboard_note(study: Study, decisions: Sequence[PruningDecision]) -> None:
+    # The note is a convenience: neither a missing optuna-dashboard nor a failure inside it (its
+    # note versioning is not made for concurrent writers) may break the study.
+    try:
+        from optuna_dashboard import save_note
+    except ImportError:
+        return
+    try:
+        save_note(study, note_markdown(decisions))
+    except Exception as e:  # noqa: BLE001
+        _logger.debug(f"MIPSampler: could not save the optuna-dashboard note: {e!r}")

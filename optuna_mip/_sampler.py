@@ -1,0 +1,326 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from typing import TYPE_CHECKING
+import warnings
+
+import numpy as np
+from optuna.distributions import BaseDistribution
+from optuna.logging import get_logger
+from optuna.samplers import BaseSampler
+from optuna.samplers import RandomSampler
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_mip._cost import Cost
+from optuna_mip._cost import CostModel
+from optuna_mip._cost import softmax_probabilities
+from optuna_mip._history import CONFIG_KEY
+from optuna_mip._history import decisions_from_system_attrs
+from optuna_mip._history import fixed_from_decisions
+from optuna_mip._history import PruningDecision
+from optuna_mip._history import publish
+from optuna_mip._history import pruning_history
+from optuna_mip._history import record_decision
+from optuna_mip._history import TRIAL_FIXED_KEY
+from optuna_mip._history import TRIAL_ROUND_KEY
+from optuna_mip._rounds import decide_next_round
+from optuna_mip._rounds import derive_seed
+from optuna_mip._rounds import RoundSettings
+from optuna_mip._space import fit_into
+from optuna_mip._trials import load_records
+from optuna_mip._trials import TrialRecord
+
+
+if TYPE_CHECKING:
+    from optuna.study import Study
+
+
+_logger = get_logger(__name__)
+
+
+class MIPSampler(BaseSampler):
+    """Minimum Importance Pruning (MIP) as an Optuna sampler.
+
+    MIP is made for objectives so expensive that only a few dozen trials are affordable, such as
+    finding a cheap training budget whose results still rank architectures like full training.
+    It samples cheap settings more often (Eq. 2), and every ``samples_per_round`` complete trials
+    it fits a random forest on all complete trials and *prunes* the least important free
+    parameter (Eq. 3-9): fixes it at its cheapest value if its importance is below
+    ``importance_threshold``, else at its value in the best trial. When every parameter is
+    fixed, the search is over; the best budget is :attr:`optuna.study.Study.best_trial`. With
+    ``n`` parameters that takes ``n * samples_per_round`` complete trials (see
+    :func:`~optuna_mip.required_trials` and :class:`~optuna_mip.StopWhenAllFixed`).
+
+    This sampler is based on *independent sampling*: Eq. 2 draws each parameter from its own
+    distribution (the joint is the product), so a relative search space would add nothing, and
+    per-parameter sampling handles conditional and dynamic search spaces for free.
+
+    Sampling:
+        * :class:`~optuna.distributions.CategoricalDistribution` and stepped/bounded
+          :class:`~optuna.distributions.IntDistribution` /
+          :class:`~optuna.distributions.FloatDistribution` (at most 1000 values) with a cost for
+          every value: softmax of Eq. 2 over min-max normalised costs (see
+          :mod:`optuna_mip._cost`).
+        * Everything else (no ``cost``, a parameter without cost, continuous or log floats, huge
+          integer ranges): uniform in the distribution's (log) range, exactly as
+          :class:`~optuna.samplers.RandomSampler` samples it. When pruned, such a parameter is
+          fixed at the best trial's value.
+        * A fixed parameter returns its fixed value. If a dynamic search space no longer
+          contains it, a numeric parameter takes the nearest legal value and a categorical one
+          is sampled as if it were free.
+
+    State:
+        Decisions are not kept on the sampler. Round ``s`` is a pure function of the first
+        ``s * samples_per_round`` complete trials (by trial number) and a forest seed derived
+        from ``seed``; it is written to the study's system attributes only if absent and read
+        back from there. A study resumed in another process, or optimised by several processes
+        sharing one RDB storage, therefore makes each decision once and the same way. See
+        :func:`~optuna_mip.pruning_history` and :meth:`fixed_params`. Decisions are also
+        mirrored into the study user attributes ``mip:fixed`` and ``mip:history`` and into an
+        optuna-dashboard note.
+
+        The first worker to touch a study stores ``samples_per_round``,
+        ``importance_threshold`` and the forest seed in it; a worker configured differently
+        warns and follows the study. ``cost`` and ``temperature`` cannot be stored (a cost may
+        be a function) and must be the same in every worker.
+
+    Multi-objective studies:
+        MIP prunes towards "the best trial", which a multi-objective study does not have. In such
+        a study the sampler only samples by Eq. 2 and never prunes (with a warning).
+
+    Example:
+
+        .. code-block:: python
+
+            import optuna
+            import optuna_mip
+
+            flops = {"epochs": {10: 1.0, 30: 3.0, 50: 5.0}, "channels": {8: 1.0, 16: 4.0}}
+
+
+            def objective(trial):
+                epochs = trial.suggest_categorical("epochs", [10, 30, 50])
+                channels = trial.suggest_categorical("channels", [8, 16])
+                lr = trial.suggest_float("lr", 1e-3, 1e-1, log=True)
+                return train_and_score(epochs, channels, lr)
+
+
+            sampler = optuna_mip.MIPSampler(cost=flops, seed=0)
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+            study.optimize(objective, n_trials=100, callbacks=[optuna_mip.StopWhenAllFixed()])
+            print(optuna_mip.pruning_history(study), study.best_params)
+
+    Args:
+        cost:
+            Cost of each value, e.g. FLOPs or training time. Either a mapping
+            ``{param_name: {value: cost}}`` or a callable ``(param_name, value) -> float``
+            returning :obj:`None` for parameters it does not price. :obj:`None` (default)
+            samples uniformly.
+        temperature:
+            ``T`` of the softmax ``exp(-c / T)`` over costs normalised to ``[0, 1]``: the most
+            expensive value of a parameter is ``exp(1 / T)`` times less likely than the
+            cheapest. Lower is greedier.
+        samples_per_round:
+            ``K``, complete trials per round (the paper uses 10).
+        importance_threshold:
+            A pruned parameter whose importance (share among the free parameters) is below this
+            is fixed at its cheapest value, otherwise at the best trial's value.
+        seed:
+            Seed for sampling and for the random forest. Each value is drawn from a generator
+            derived from ``(seed, trial number, parameter name)``, so results do not depend on
+            thread or process scheduling. With :obj:`None`, sampling is random per process and
+            the forest seed is 0, so that workers still agree on decisions.
+    """
+
+    def __init__(
+        self,
+        cost: Cost = None,
+        *,
+        temperature: float = 1.0,
+        samples_per_round: int = 10,
+        importance_threshold: float = 0.1,
+        seed: int | None = None,
+    ) -> None:
+        if not temperature > 0:
+            raise ValueError(f"`temperature` must be positive, got {temperature}.")
+        if int(samples_per_round) != samples_per_round or samples_per_round < 1:
+            raise ValueError(
+                f"`samples_per_round` must be a positive int, got {samples_per_round}."
+            )
+        if not importance_threshold >= 0:
+            raise ValueError(f"`importance_threshold` must be >= 0, got {importance_threshold}.")
+
+        self._cost_model = CostModel(cost)
+        self._temperature = float(temperature)
+        self._settings = RoundSettings(
+            samples_per_round=int(samples_per_round),
+            importance_threshold=float(importance_threshold),
+            forest_seed=derive_seed(0 if seed is None else seed, "forest-base"),
+        )
+        # Only read after construction, so threads sharing the sampler (n_jobs > 1) never race.
+        entropy = np.random.SeedSequence().entropy if seed is None else seed
+        self._sampling_seed = int(entropy)  # type: ignore[arg-type]
+
+    @staticmethod
+    def fixed_params(study: Study) -> dict[str, Any]:
+        """The parameters fixed so far in ``study`` and their values.
+
+        A static method because the decisions live in the study, not in the sampler: it works on
+        a study loaded without a :class:`MIPSampler`, too.
+        """
+
+        return fixed_from_decisions(pruning_history(study))
+
+    def sampling_probabilities(
+        self, param_name: str, distribution: BaseDistribution
+    ) -> dict[Any, float] | None:
+        """Eq. 2 probabilities of the values of a free parameter, or :obj:`None` if uniform.
+
+        Useful to choose ``temperature`` before spending compute: it shows how often each value
+        will be tried.
+        """
+
+        costed = self._cost_model.normalized_costs(param_name, distribution)
+        if costed is None:
+            return None
+        values, costs = costed
+        return dict(zip(values, softmax_probabilities(costs, self._temperature).tolist()))
+
+    def reseed_rng(self) -> None:
+        # Nothing to reseed: every value comes from a generator derived from the trial number,
+        # so copies of the sampler in parallel threads cannot draw the same values.
+        pass
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return {}
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        # Decide any round that became determinable (e.g. two workers finished the last trials
+        # of a round at the same moment, so neither could see the other as complete), then pin
+        # the fixed values on the trial so that all its parameters see the same round.
+        if _is_multi_objective(study):
+            warnings.warn(
+                "MIPSampler cannot prune in a multi-objective study (there is no single best "
+                "trial); it samples by cost only.",
+                stacklevel=2,
+            )
+            return
+        decisions = self._settle_guarded(study)
+        storage = study._storage
+        storage.set_trial_system_attr(trial._trial_id, TRIAL_ROUND_KEY, len(decisions))
+        storage.set_trial_system_attr(
+            trial._trial_id, TRIAL_FIXED_KEY, fixed_from_decisions(decisions)
+        )
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        fixed = trial.system_attrs.get(TRIAL_FIXED_KEY)
+        if fixed is None:  # Not started through study.ask(), e.g. called directly.
+            fixed = self.fixed_params(study)
+        if param_name in fixed:
+            value = fit_into(param_distribution, fixed[param_name])
+            if value is not None:
+                return value
+
+        seed = derive_seed(self._sampling_seed, trial.number, param_name)
+        costed = self._cost_model.normalized_costs(param_name, param_distribution)
+        if costed is None:
+            return RandomSampler(seed=seed).sample_independent(
+                study, trial, param_name, param_distribution
+            )
+        values, costs = costed
+        probabilities = softmax_probabilities(costs, self._temperature)
+        return values[int(np.random.default_rng(seed).choice(len(values), p=probabilities))]
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        # The storage still has the trial as RUNNING; decide with its final state and values.
+        self._settle_guarded(study, TrialRecord.from_frozen(trial, state, values))
+
+    def _settle_guarded(
+        self, study: Study, finishing: TrialRecord | None = None
+    ) -> list[PruningDecision]:
+        # An exception here would stop study.optimize(). A decision that cannot be made now is
+        # retried before the next trial; meanwhile sampling goes on with what is recorded.
+        if _is_multi_objective(study):
+            return []
+        try:
+            return self._settle(study, finishing)
+        except Exception as e:  # noqa: BLE001
+            _logger.warning(f"MIPSampler could not update its pruning decisions: {e!r}")
+            return pruning_history(study)
+
+    def _settle(self, study: Study, finishing: TrialRecord | None = None) -> list[PruningDecision]:
+        """Record every decision that is determinable now; return all recorded decisions."""
+
+        system_attrs = study._storage.get_study_system_attrs(study._study_id)
+        decisions = decisions_from_system_attrs(system_attrs)
+        settings = self._study_settings(study, system_attrs)
+        k = settings.samples_per_round
+        complete = study._storage.get_all_trials(
+            study._study_id, deepcopy=False, states=(TrialState.COMPLETE,)
+        )
+        n_complete = len(complete) + int(
+            finishing is not None and finishing.state == TrialState.COMPLETE
+        )
+        if n_complete < (len(decisions) + 1) * k:
+            return decisions  # Cheap exit for the common case: the round is not full yet.
+
+        records = load_records(study, finishing)
+        decided = False
+        while True:
+            decision = decide_next_round(
+                records, decisions, settings, self._cost_model, study.direction
+            )
+            if decision is None:
+                break
+            decision = record_decision(study, decision)
+            decisions.append(decision)
+            decided = True
+            _logger.info(
+                f"MIP round {decision.round}: fixed {decision.param!r} = {decision.value!r} "
+                f"({decision.reason}; importance {decision.importances[decision.param]:.3f} "
+                f"on {decision.n_complete_trials} complete trials)."
+            )
+        if decided:
+            publish(study, pruning_history(study))
+        return decisions
+
+    def _study_settings(self, study: Study, system_attrs: dict[str, Any]) -> RoundSettings:
+        """The settings stored in the study (the first worker's), storing ours if none are."""
+
+        mine = self._settings.to_dict()
+        stored = system_attrs.get(CONFIG_KEY)
+        if stored is None:
+            study._storage.set_study_system_attr(study._study_id, CONFIG_KEY, mine)
+            return self._settings
+        if stored != mine:
+            warnings.warn(
+                f"MIPSampler settings {mine} differ from those stored in the study {stored}; "
+                "following the study so that all workers make the same decisions.",
+                stacklevel=3,
+            )
+        return RoundSettings(**stored)
+
+
+def _is_multi_objective(study: Study) -> bool:
+    return len(study.directions) > 1

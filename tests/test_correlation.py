@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from nas import correlate
+
+
+def test_perfect_and_reversed_rankings():
+    x = np.arange(20.0)
+    assert correlate(x, x**2).spearman == pytest.approx(1.0)
+    result = correlate(x, -x)
+    assert result.spearman == pytest.approx(-1.0) and result.kendall == pytest.approx(-1.0)
+    assert result.n == 20
+
+
+def test_interval_contains_estimate_and_shrinks_with_more_data():
+    rng = np.random.default_rng(0)
+    small_x = rng.normal(size=30)
+    large_x = rng.normal(size=600)
+    small = correlate(small_x, small_x + rng.normal(size=30))
+    large = correlate(large_x, large_x + rng.normal(size=600))
+    for result in (small, large):
+        low, high = result.spearman_ci
+        assert low < result.spearman < high
+    assert (large.spearman_ci[1] - large.spearman_ci[0]) < (small.spearman_ci[1] - small.spearman_ci[0])
+    assert correlate(small_x, small_x + 1, seed=1).spearman_ci == correlate(small_x, small_x + 1, seed=1).spearman_ci
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="equally long"):
+        correlate([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="at least 3"):
+        correlate([1, 2], [1, 2])

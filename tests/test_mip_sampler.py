@@ -1,0 +1,311 @@
+"""MIP rounds: which parameter is pruned, at which value, from which trials."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+from optuna.trial import Trial
+from optuna.trial import TrialState
+import optuna_dashboard
+import plotly.graph_objects as go
+import pytest
+
+import optuna_mip
+from optuna_mip import MIPSampler
+from optuna_mip._cost import CostModel
+from optuna_mip._importance import forest_importances
+from optuna_mip._importance import free_importances
+from optuna_mip._rounds import decide_next_round
+from optuna_mip._rounds import RoundSettings
+from optuna_mip._trials import TrialRecord
+
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+# Four categorical parameters; only "depth" matters, and its best value is not the cheapest.
+COST = {
+    "width": {8: 1.0, 16: 4.0, 32: 16.0},
+    "epochs": {5: 5.0, 10: 10.0, 20: 20.0},
+    "batch": {64: 2.0, 128: 1.0, 256: 1.5},
+    "depth": {2: 1.0, 4: 2.0, 8: 4.0, 16: 8.0},
+}
+DEPTH_QUALITY = {2: 0.1, 4: 0.4, 8: 0.9, 16: 0.6}
+
+
+def four_params(trial: Trial) -> float:
+    for name, table in COST.items():
+        trial.suggest_categorical(name, list(table))
+    return DEPTH_QUALITY[trial.params["depth"]]
+
+
+def run_mip(objective: Any, n_trials: int = 200, **kwargs: Any) -> optuna.Study:
+    study = optuna.create_study(direction="maximize", sampler=MIPSampler(**kwargs))
+    study.optimize(objective, n_trials=n_trials, callbacks=[optuna_mip.StopWhenAllFixed()])
+    return study
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_only_important_parameter_is_fixed_last_at_its_best_value(seed: int) -> None:
+    study = run_mip(four_params, cost=COST, seed=seed)
+    history = optuna_mip.pruning_history(study)
+
+    assert [d.round for d in history] == [1, 2, 3, 4]
+    assert {d.param for d in history[:3]} == {"width", "epochs", "batch"}
+    last = history[-1]
+    assert (last.param, last.value, last.reason) == ("depth", 8, "best")
+    for d in history:
+        assert d.param in d.importances
+        assert min(d.importances, key=d.importances.__getitem__) == d.param
+        assert sum(d.importances.values()) == pytest.approx(1.0)
+        if d.reason == "cheapest":
+            assert d.value == min(COST[d.param], key=COST[d.param].__getitem__)
+    assert [d.n_complete_trials for d in history] == [10, 20, 30, 40]
+    assert len(study.trials) == optuna_mip.required_trials(4) == 40
+    assert study.best_params["depth"] == 8
+    assert MIPSampler.fixed_params(study) == {d.param: d.value for d in history}
+
+
+def test_unimportant_parameter_goes_to_cheapest_important_to_best() -> None:
+    # With a threshold of 1.0 every pruned parameter is "unimportant" and goes to its cheapest
+    # value, except the last one, whose share among the free parameters is exactly 1.
+    study = run_mip(four_params, cost=COST, seed=0, importance_threshold=1.0)
+    history = optuna_mip.pruning_history(study)
+    for d in history[:3]:
+        assert d.reason == "cheapest"
+        assert d.value == min(COST[d.param], key=COST[d.param].__getitem__)
+    assert (history[-1].param, history[-1].reason, history[-1].value) == ("depth", "best", 8)
+
+
+def test_trials_use_the_values_fixed_when_they_were_sampled() -> None:
+    study = run_mip(four_params, cost=COST, seed=4, samples_per_round=5)
+    history = optuna_mip.pruning_history(study)
+    for trial in study.trials:
+        round_ = trial.system_attrs["mip:round"]
+        fixed = {d.param: d.value for d in history[:round_]}
+        assert trial.system_attrs["mip:fixed"] == fixed
+        assert {k: trial.params[k] for k in fixed} == fixed
+        # A trial is sampled in round r iff r decisions had been made on earlier trials.
+        assert round_ == sum(d.last_trial_number < trial.number for d in history)
+
+
+def test_failed_and_pruned_trials_are_not_evidence() -> None:
+    def objective(trial: Trial) -> float:
+        value = four_params(trial)
+        if trial.number % 4 == 1:
+            raise RuntimeError("training diverged")
+        if trial.number % 4 == 2:
+            trial.report(value, step=0)
+            raise optuna.TrialPruned()
+        return value
+
+    study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
+    study.optimize(objective, n_trials=80, catch=(RuntimeError,))
+    history = optuna_mip.pruning_history(study)
+    assert len(history) == 4
+    assert [d.n_complete_trials for d in history] == [10, 20, 30, 40]
+
+    # The same decisions come out of the complete trials alone.
+    complete = [
+        TrialRecord.from_frozen(t) for t in study.get_trials(states=(TrialState.COMPLETE,))
+    ]
+    config = study._storage.get_study_system_attrs(study._study_id)["mip:config"]
+    settings = RoundSettings(**config)
+    for s, decision in enumerate(history):
+        again = decide_next_round(
+            complete, history[:s], settings, CostModel(COST), study.direction
+        )
+        assert again == decision
+
+
+def test_decisions_wait_for_running_trials_with_lower_numbers() -> None:
+    x = {"x": CategoricalDistribution([0, 1])}
+
+    def start(n: int) -> tuple[optuna.Study, list[Trial]]:
+        study = optuna.create_study(sampler=MIPSampler(samples_per_round=2, seed=0))
+        return study, [study.ask(x) for _ in range(n)]
+
+    study, (held, first, second) = start(3)
+    study.tell(first, 1.0)
+    study.tell(second, 2.0)
+    assert optuna_mip.pruning_history(study) == []  # Trial 0 may still complete.
+    study.tell(held, 0.0)
+    [decision] = optuna_mip.pruning_history(study)
+    assert (decision.n_complete_trials, decision.last_trial_number) == (2, 1)
+
+    # Two workers finishing the last trials of a round at once: neither sees the other's trial
+    # as complete in after_trial. Simulate by finishing trial 0 behind the sampler's back; the
+    # next trial's before_trial makes the decision.
+    study, (held, first) = start(2)
+    study.tell(first, 1.0)
+    study._storage.set_trial_state_values(held._trial_id, TrialState.COMPLETE, [0.0])
+    assert optuna_mip.pruning_history(study) == []
+    assert study.ask(x).number == 2
+    [decision] = optuna_mip.pruning_history(study)
+    assert (decision.n_complete_trials, decision.last_trial_number) == (2, 1)
+
+
+def test_constant_objective_breaks_ties_by_name() -> None:
+    def objective(trial: Trial) -> float:
+        for name in ("c", "a", "d", "b"):
+            trial.suggest_categorical(name, [0, 1, 2])
+        return 1.0
+
+    study = run_mip(objective, seed=0, samples_per_round=3)
+    history = optuna_mip.pruning_history(study)
+    assert [d.param for d in history] == ["a", "b", "c", "d"]
+    assert history[0].importances == {name: 0.25 for name in "abcd"}
+    # No cost: nothing is cheaper than anything else, so the best (first) trial's value is used.
+    assert all(d.reason == "best" and d.best_trial_number == 0 for d in history)
+
+
+def test_infinite_and_single_valued_objectives_do_not_break_the_study() -> None:
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_int("x", 0, 3)
+        trial.suggest_categorical("only", ["one"])
+        return math.inf if x == 0 else float(x)
+
+    study = run_mip(objective, seed=0, samples_per_round=2)
+    assert {d.param for d in optuna_mip.pruning_history(study)} == {"x", "only"}
+
+
+def test_forest_on_degenerate_data() -> None:
+    import numpy as np
+
+    assert forest_importances(np.zeros((0, 2)), np.zeros(0), seed=0) is None
+    importances = forest_importances(np.ones((1, 2)), np.ones(1), seed=0)
+    assert free_importances(importances, ["a", "b"], ["a", "b"]) == {"a": 0.5, "b": 0.5}
+    x = np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0]])  # Column "a" never varies.
+    importances = forest_importances(x, np.array([1.0, 2.0, 3.0]), seed=0)
+    assert free_importances(importances, ["a", "b"], ["a", "b"]) == {"a": 0.0, "b": 1.0}
+    assert free_importances(None, ["a", "b", "c"], ["c"]) == {"c": 1.0}
+
+
+def test_every_distribution_kind() -> None:
+    distributions = {
+        "cat": CategoricalDistribution(["sgd", "adam", "rmsprop"]),
+        "int": IntDistribution(1, 8),
+        "int_step": IntDistribution(0, 20, step=4),
+        "int_log": IntDistribution(1, 64, log=True),
+        "int_huge": IntDistribution(0, 10**6),
+        "float": FloatDistribution(0.0, 1.0),
+        "float_log": FloatDistribution(1e-4, 1e-1, log=True),
+        "float_step": FloatDistribution(0.0, 1.0, step=0.25),
+    }
+    cat_cost = {"sgd": 1.0, "adam": 3.0, "rmsprop": 2.0}
+
+    def cost(name: str, value: Any) -> float | None:
+        return cat_cost[value] if name == "cat" else float(value)
+
+    def objective(trial: Trial) -> float:
+        params = {name: trial._suggest(name, d) for name, d in distributions.items()}
+        return params["float"] + math.log(params["float_log"]) + (params["cat"] == "adam")
+
+    study = run_mip(objective, cost=cost, samples_per_round=3, seed=0, importance_threshold=0.5)
+    history = optuna_mip.pruning_history(study)
+    assert {d.param for d in history} == set(distributions)
+    for trial in study.trials:
+        for name, value in trial.params.items():
+            assert distributions[name]._contains(distributions[name].to_internal_repr(value))
+    cheapest = {"cat": "sgd", "int": 1, "int_step": 0, "int_log": 1, "float_step": 0.0}
+    by_trial = {t.number: t for t in study.trials}
+    for d in history:
+        if d.reason == "cheapest":
+            assert d.value == cheapest[d.param]
+        else:
+            assert d.value == by_trial[d.best_trial_number].params[d.param]
+    for d in history:
+        if d.param in ("int_huge", "float", "float_log"):
+            assert d.reason == "best"  # No cost applies to a continuous range.
+
+
+def test_dynamic_search_space_falls_back_sensibly() -> None:
+    def first(trial: Trial) -> float:
+        return trial.suggest_int("y", 0, 10) + trial.suggest_float("z", 0.0, 1.0)
+
+    study = optuna.create_study(sampler=MIPSampler(samples_per_round=2, seed=0))
+    study.optimize(first, n_trials=4)
+    fixed = MIPSampler.fixed_params(study)
+    assert set(fixed) == {"y", "z"}
+
+    def second(trial: Trial) -> float:
+        return trial.suggest_int("y", 20, 30, step=2) + trial.suggest_float("z", 0.0, 0.5)
+
+    study.optimize(second, n_trials=3)
+    for trial in study.trials[4:]:
+        assert trial.params["y"] == 20  # Nearest legal value to the fixed one (<= 10).
+        assert trial.params["z"] == min(fixed["z"], 0.5)
+
+    # Optuna itself refuses to change a categorical's choices within a study, but a sampler can
+    # still be asked about a choice that is gone: then the parameter is sampled as if free.
+    trial = study.ask()
+    study._storage.set_trial_system_attr(trial._trial_id, "mip:fixed", {"x": "a"})
+    choices = CategoricalDistribution(["c", "d"])
+    frozen = study._storage.get_trial(trial._trial_id)
+    assert study.sampler.sample_independent(study, frozen, "x", choices) in ("c", "d")
+    assert study.sampler.sample_independent(
+        study, frozen, "x", CategoricalDistribution(["a", "c"])
+    ) == "a"
+
+
+def test_conditional_parameters_are_pruned_too() -> None:
+    def objective(trial: Trial) -> float:
+        kind = trial.suggest_categorical("kind", ["linear", "tree"])
+        if kind == "linear":
+            return trial.suggest_float("alpha", 0.0, 1.0)
+        return trial.suggest_int("depth", 1, 5) / 5
+
+    study = run_mip(objective, seed=0, samples_per_round=4)
+    assert {d.param for d in optuna_mip.pruning_history(study)} <= {"kind", "alpha", "depth"}
+    assert "kind" in MIPSampler.fixed_params(study)
+
+
+def test_stop_when_all_fixed_with_extra_trials() -> None:
+    study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
+    study.optimize(four_params, n_trials=100, callbacks=[optuna_mip.StopWhenAllFixed(2)])
+    assert len(study.trials) == 42
+    fixed = MIPSampler.fixed_params(study)
+    assert [t.params for t in study.trials[-2:]] == [fixed, fixed]
+
+
+def test_required_trials() -> None:
+    assert optuna_mip.required_trials(6) == 60
+    assert optuna_mip.required_trials(3, samples_per_round=4) == 12
+    with pytest.raises(ValueError):
+        optuna_mip.required_trials(-1)
+
+
+def test_decisions_are_visible_in_user_attrs_dashboard_note_and_plot() -> None:
+    study = run_mip(four_params, cost=COST, seed=0)
+    history = optuna_mip.pruning_history(study)
+    assert study.user_attrs["mip:fixed"] == MIPSampler.fixed_params(study)
+    assert study.user_attrs["mip:history"] == [d.to_dict() for d in history]
+
+    note = optuna_dashboard.get_note(study)
+    assert "Minimum Importance Pruning" in note
+    for d in history:
+        assert f"| {d.round} | `{d.param}` | `{d.value!r}` | {d.reason} |" in note
+
+    figure = optuna_mip.plot_importance_history(study)
+    assert isinstance(figure, go.Figure)
+    assert [trace.name for trace in figure.data] == [d.param for d in history]
+    depth = figure.data[-1]
+    assert list(depth.x) == [1, 2, 3, 4]
+    assert list(depth.y) == [d.importances["depth"] for d in history]
+
+
+def test_plot_before_any_decision() -> None:
+    figure = optuna_mip.plot_importance_history(optuna.create_study())
+    assert len(figure.data) == 0
+
+
+def test_multi_objective_samples_by_cost_without_pruning() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=MIPSampler(cost=COST))
+    with pytest.warns(UserWarning, match="multi-objective"):
+        study.optimize(lambda t: (four_params(t), 0.0), n_trials=25)
+    assert optuna_mip.pruning_history(study) == []
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)

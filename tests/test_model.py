@@ -1,0 +1,40 @@
+import pytest
+import torch
+
+from nas import DARTS_V2, cifar_network, count_flops, count_parameters, imagenet_network, sample_genotype
+
+
+def test_darts_v2_has_the_published_parameter_count():
+    model = cifar_network(DARTS_V2, channels=36, layers=20, num_classes=10, auxiliary=True)
+    assert count_parameters(model) == pytest.approx(3.35e6, rel=0.01)
+    assert any(name.startswith("auxiliary_head") for name, _ in model.named_parameters())
+
+
+@pytest.mark.parametrize("image_size", [8, 9, 12, 16, 32])
+@pytest.mark.parametrize("num_classes", [10, 100])
+def test_cifar_network_runs_at_any_size(image_size, num_classes):
+    torch.manual_seed(0)
+    model = cifar_network(sample_genotype(image_size), channels=4, layers=5, num_classes=num_classes, auxiliary=True)
+    model.train()
+    model.drop_path_prob = 0.2
+    logits, auxiliary = model(torch.randn(2, 3, image_size, image_size))
+    assert logits.shape == auxiliary.shape == (2, num_classes)
+    model.eval()
+    logits, auxiliary = model(torch.randn(2, 3, image_size, image_size))
+    assert auxiliary is None
+
+
+def test_flops_grow_with_image_size_and_width():
+    small = cifar_network(DARTS_V2, channels=8, layers=6)
+    wide = cifar_network(DARTS_V2, channels=16, layers=6)
+    assert count_flops(small, 32) > 3 * count_flops(small, 16)
+    assert count_flops(wide, 16) > 3 * count_flops(small, 16)
+
+
+def test_imagenet_mobile_network():
+    model = imagenet_network(DARTS_V2, channels=48, layers=14, num_classes=1000)
+    # DARTS reports 4.7 M parameters for this network in the mobile setting.
+    assert count_parameters(model) == pytest.approx(4.7e6, rel=0.02)
+    assert 4e8 < count_flops(model, 224) < 6e8
+    model.eval()
+    assert model(torch.randn(1, 3, 64, 64))[0].shape == (1, 1000)

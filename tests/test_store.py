@@ -1,0 +1,51 @@
+import sqlite3
+
+import pytest
+
+from nas import DARTS_V2, PRESETS, ResultStore, StoreError, TrainResult, sample_genotype
+
+RESULT = TrainResult("ok", 0.5, 1.0, 100, 10, 0.7, 3, None, "cpu")
+
+
+def test_results_are_keyed_by_architecture_budget_and_dataset(tmp_path):
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    store = ResultStore(url)
+    budget = PRESETS["bpe1"]
+    assert store.get(DARTS_V2, budget, "d") is None
+    store.put(DARTS_V2, budget, "d", RESULT)
+    store.put(DARTS_V2, budget, "d", TrainResult("ok", 0.9, 1.0, 100, 10, 0.7, 3))  # duplicate: first stands
+    reopened = ResultStore(url)
+    assert reopened.get(DARTS_V2, budget, "d") == RESULT
+    assert reopened.get(DARTS_V2, budget.replace(seed=1), "d") is None
+    assert reopened.get(DARTS_V2, budget, "other") is None
+    assert reopened.get(sample_genotype(0), budget, "d") is None
+    assert reopened.count() == 1
+    assert reopened.accuracies(budget, "d") == {DARTS_V2.hash(): 0.5}
+
+
+def test_failed_results_are_kept_but_not_correlated(tmp_path):
+    store = ResultStore(f"sqlite:///{tmp_path / 'r.db'}")
+    failed = TrainResult("failed", None, 2.0, 100, 10, float("nan"), 2, "non-finite training loss in epoch 2")
+    store.put(DARTS_V2, PRESETS["bpe1"], "d", failed)
+    stored = store.get(DARTS_V2, PRESETS["bpe1"], "d")
+    assert stored.status == "failed" and stored.reason == failed.reason and stored.epochs == 2
+    assert store.accuracies(PRESETS["bpe1"]) == {}
+
+
+def test_corrupted_database_gives_one_line_error_and_is_left_alone(tmp_path):
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"this is not a database" * 100)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="broken.db") as info:
+        ResultStore(f"sqlite:///{path}")
+    assert "\n" not in str(info.value)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.postgres
+def test_postgres_store_shares_results_between_handles(postgres_url):
+    first, second = ResultStore(postgres_url), ResultStore(postgres_url)
+    genotype = sample_genotype(5)
+    first.put(genotype, PRESETS["bpe2"], "pg", RESULT)
+    second.put(genotype, PRESETS["bpe2"], "pg", TrainResult("ok", 0.1, 1.0, 1, 1, 1.0, 1))
+    assert second.get(genotype, PRESETS["bpe2"], "pg") == RESULT

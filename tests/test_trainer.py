@@ -1,0 +1,37 @@
+import pytest
+
+from nas import DARTS_V2, Budget, load_dataset, sample_genotype, train
+
+TINY = Budget(epochs=3, batch_size=32, lr=0.05, layers=3, channels=4, image_size=16)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return load_dataset("synthetic:640")
+
+
+def test_training_learns_the_synthetic_set(synthetic):
+    result = train(DARTS_V2, TINY, synthetic, device="cpu", progress=False)
+    assert result.status == "ok" and result.reason is None
+    assert result.accuracy > 0.3  # chance is 0.1
+    assert result.params > 0 and result.flops > 0 and result.seconds > 0 and result.epochs == 3
+
+
+def test_same_seed_same_accuracy_on_cpu(synthetic):
+    budget = TINY.replace(epochs=1, cutout=8, train_fraction=0.5, precision="mixed")
+    first = train(sample_genotype(1), budget, synthetic, device="cpu", progress=False)
+    second = train(sample_genotype(1), budget, synthetic, device="cpu", progress=False)
+    other = train(sample_genotype(1), budget.replace(seed=1), synthetic, device="cpu", progress=False)
+    assert (first.accuracy, first.loss) == (second.accuracy, second.loss)
+    assert first.loss != other.loss
+
+
+def test_divergence_is_a_failed_result_not_a_crash(synthetic):
+    result = train(DARTS_V2, TINY.replace(lr=1e12, grad_clip=1e30), synthetic, device="cpu", progress=False)
+    assert result.status == "failed" and result.accuracy is None
+    assert "non-finite" in result.reason and "epoch 1" in result.reason
+
+
+def test_auxiliary_head_and_drop_path_train(synthetic):
+    budget = TINY.replace(epochs=1, auxiliary_weight=0.4, drop_path=0.2, layers=4)
+    assert train(DARTS_V2, budget, synthetic, device="cpu", progress=False).status == "ok"
