@@ -87,6 +87,9 @@ class TrainingObjective:
             trial.set_user_attr("reason", "fewer than 3 architectures trained without diverging")
             return math.nan  # Optuna marks the trial FAIL; MIP ignores it
         correlation = correlate([arch.accuracy for arch in ok], [results[arch.name].accuracy for arch in ok])
+        if math.isnan(correlation.spearman):
+            trial.set_user_attr("reason", "every architecture reached the same accuracy: nothing to rank")
+            return math.nan
         cost = self.space.normalised_cost(budget)
         _record(
             trial,

@@ -45,6 +45,8 @@ MIN_TRIALS_FOR_FOREST = 6
 # RecordedObjective: the recorded GPU-hours), shown when present.
 _OPTIONAL_COSTS = ("gpu_hours", "training_flops", "mean_seconds")
 
+_NO_DECISION = "## Minimum Importance Pruning\n\nNo pruning decision in this study.\n"
+
 _FIGURES = {
     "hyperparameter_effects.html": "Fig. 4: predicted r_s against each hyper-parameter",
     "importance_vs_null.html": "importance of each hyper-parameter against its null",
@@ -232,7 +234,7 @@ def null_importances(
     if not _enough(x):
         return {}
     rng = np.random.default_rng(seed)
-    shuffled = [forest_importances(x, y, seed) for _ in range(n_shuffles)]
+    shuffled = [forest_importances(x, rng.permutation(y), seed) for _ in range(n_shuffles)]
     samples = np.asarray([s for s in shuffled if s is not None]).reshape(-1, len(names))
     if samples.shape[0] == 0:
         return {}
@@ -484,7 +486,7 @@ def write_report(
         "## Best distinct budgets (Table 1)",
         "",
         format_table(rows),
-        note_markdown(decisions) if decisions else "## Minimum Importance Pruning\n\nNo pruning decision in this study.\n",
+        note_markdown(decisions) if decisions else _NO_DECISION,
         "## Hyper-parameter importance vs. null",
         "",
         *_importance_lines(importance, null, len(complete)),

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from optuna.study import Study
 
 
-_logger = get_logger(__name__)
+# Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
+_logger = get_logger(f"optuna.{__name__}")
 
 KEY_PREFIX = "mip:"
 CONFIG_KEY = "mip:config"

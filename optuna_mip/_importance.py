@@ -21,7 +21,8 @@ from sklearn.ensemble import RandomForestRegressor
 from optuna_mip._trials import TrialRecord
 
 
-_logger = get_logger(__name__)
+# Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
+_logger = get_logger(f"optuna.{__name__}")
 
 # Fewer trees than scikit-learn's default of 100: the data sets are tiny (tens of trials), and
 # the fit runs in the optimisation loop.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 import re
 
@@ -11,18 +10,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 import pytest
 
-from nas import (
-    BudgetSpace,
-    RecordedObjective,
-    budget_table,
-    format_table,
-    null_importances,
-    parameter_importances,
-    plot_hyperparameter_effects,
-    plot_importance_vs_null,
-    read_recorded_budgets,
-    write_report,
-)
+import nas
+from nas import BudgetSpace, RecordedObjective, read_recorded_budgets
 from nas._report import MIN_TRIALS_FOR_FOREST, budget_key, spend_curve
 import optuna_mip
 
@@ -78,7 +67,7 @@ def mip_study(recorded: RecordedObjective) -> optuna.Study:
 
 
 def test_table_is_sorted_and_deduplicated_on_recorded_study(mip_study, recorded) -> None:
-    rows = budget_table(mip_study, recorded.space, top=5)
+    rows = nas.budget_table(mip_study, recorded.space, top=5)
     complete = mip_study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     n_distinct = len({budget_key(t) for t in complete})
     assert n_distinct < len(complete), "MIP should repeat budgets, or deduplication is not tested"
@@ -95,7 +84,7 @@ def test_table_is_sorted_and_deduplicated_on_recorded_study(mip_study, recorded)
         assert row["r_s_ci"][0] <= row["r_s"] <= row["r_s_ci"][1]
         assert set(recorded.space.values) <= set(row) and "gpu_hours" in row and "kendall" in row
 
-    text = format_table(rows)
+    text = nas.format_table(rows)
     lines = text.strip().splitlines()
     assert lines[0].count("|") == len(rows) + 2
     assert f"| setting | {rows[0]['setting']} |" in text
@@ -123,9 +112,9 @@ def test_table_keeps_best_trial_per_budget_and_prefers_cheaper_ties() -> None:
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
     space = BudgetSpace(values={"epochs": (1, 2, 3)}, fixed={"batch_size": 64, "lr": 0.1, "layers": 3, "channels": 4})
 
-    rows = budget_table(study, space, top=10)
+    rows = nas.budget_table(study, space, top=10)
     assert [(row["trial"], row["epochs"], row["n_trials"]) for row in rows] == [(2, 2, 1), (1, 3, 2), (0, 1, 1)]
-    assert [row["trial"] for row in budget_table(study, space, top=2)] == [2, 1]
+    assert [row["trial"] for row in nas.budget_table(study, space, top=2)] == [2, 1]
     assert spend_curve(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))).tolist() == pytest.approx(
         [0.1, 1.0, 1.2, 1.2]
     )
@@ -135,10 +124,10 @@ def test_table_keeps_best_trial_per_budget_and_prefers_cheaper_ties() -> None:
 
 
 def test_effects_figure_has_one_subplot_per_parameter(mip_study, recorded) -> None:
-    figure = plot_hyperparameter_effects(mip_study, recorded.space)
+    figure = nas.plot_hyperparameter_effects(mip_study, recorded.space)
     names = list(recorded.space.values)
     titles = [annotation.text for annotation in figure.layout.annotations]
-    importances = parameter_importances(mip_study, recorded.space)
+    importances = nas.parameter_importances(mip_study, recorded.space)
     assert titles == [f"{name} ({importances[name]:.2f})" for name in names]
     assert len({trace.xaxis for trace in figure.data}) == len(names)
     for name, axis in zip(names, sorted({trace.xaxis for trace in figure.data}, key=lambda a: int(a[1:] or 1))):
@@ -147,7 +136,7 @@ def test_effects_figure_has_one_subplot_per_parameter(mip_study, recorded) -> No
 
 
 def test_effects_curve_is_steep_for_the_driver_and_flat_otherwise() -> None:
-    figure = plot_hyperparameter_effects(synthetic_study(), SYNTHETIC)
+    figure = nas.plot_hyperparameter_effects(synthetic_study(), SYNTHETIC)
     curves = {trace.name.split()[0]: np.asarray(trace.y) for trace in figure.data if trace.mode == "lines+markers"}
     assert curves["layers"][-1] - curves["layers"][0] > 0.3  # true effect 0.5, with the others averaged out
     assert np.all(np.diff(curves["layers"]) > 0)
@@ -159,8 +148,8 @@ def test_effects_curve_is_steep_for_the_driver_and_flat_otherwise() -> None:
 
 def test_driver_is_above_its_null_and_flat_parameters_are_not() -> None:
     study = synthetic_study()
-    importance = parameter_importances(study, SYNTHETIC)
-    null = null_importances(study, SYNTHETIC, n_shuffles=20, seed=0)
+    importance = nas.parameter_importances(study, SYNTHETIC)
+    null = nas.null_importances(study, SYNTHETIC, n_shuffles=20, seed=0)
     assert set(null) == set(SYNTHETIC.values)
     assert importance["layers"] > null["layers"][1] + 0.3
     for flat in ("epochs", "channels"):
@@ -170,23 +159,23 @@ def test_driver_is_above_its_null_and_flat_parameters_are_not() -> None:
     for mean, p95 in null.values():
         assert 0.0 <= mean <= p95 <= 1.0
 
-    figure = plot_importance_vs_null(study, SYNTHETIC, n_shuffles=5)
+    figure = nas.plot_importance_vs_null(study, SYNTHETIC, n_shuffles=5)
     assert list(figure.data[0].x)[0] == "layers"
 
 
 def test_null_needs_trials_and_shuffles() -> None:
     small = synthetic_study(n_trials=MIN_TRIALS_FOR_FOREST - 1)
-    assert null_importances(small, SYNTHETIC) == {} and parameter_importances(small, SYNTHETIC) == {}
-    assert "not enough trials" in plot_hyperparameter_effects(small, SYNTHETIC).layout.title.text
+    assert nas.null_importances(small, SYNTHETIC) == {} and nas.parameter_importances(small, SYNTHETIC) == {}
+    assert "not enough trials" in nas.plot_hyperparameter_effects(small, SYNTHETIC).layout.title.text
     with pytest.raises(ValueError, match="n_shuffles"):
-        null_importances(synthetic_study(), SYNTHETIC, n_shuffles=0)
+        nas.null_importances(synthetic_study(), SYNTHETIC, n_shuffles=0)
 
 
 # ----------------------------------------------------------------------------------- report
 
 
 def test_write_report_on_recorded_mip_study(mip_study, recorded, tmp_path) -> None:
-    path = write_report(mip_study, recorded.space, tmp_path / "out", n_shuffles=5)
+    path = nas.write_report(mip_study, recorded.space, tmp_path / "out", n_shuffles=5)
     assert path == tmp_path / "out" / "report.md"
     text = path.read_text()
     best = mip_study.best_trial
@@ -211,16 +200,16 @@ def test_write_report_with_three_trials(recorded, tmp_path) -> None:
         direction="maximize", sampler=optuna_mip.MIPSampler(cost=recorded.space.value_costs(), seed=1)
     )
     study.optimize(recorded, n_trials=3)
-    text = write_report(study, recorded.space, tmp_path).read_text()
+    text = nas.write_report(study, recorded.space, tmp_path).read_text()
     assert "Not enough trials to fit the random forest (3 complete" in text
     assert "No pruning decision in this study." in text
-    assert f"`{budget_table(study, recorded.space)[0]['setting']}`" in text
+    assert f"`{nas.budget_table(study, recorded.space)[0]['setting']}`" in text
     assert "not enough trials" in (tmp_path / "hyperparameter_effects.html").read_text()
 
 
 def test_write_report_without_complete_trials(tmp_path) -> None:
     study = optuna.create_study()
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
-    text = write_report(study, SYNTHETIC, tmp_path).read_text()
+    text = nas.write_report(study, SYNTHETIC, tmp_path).read_text()
     assert "No complete trial yet." in text and "- Trials: 1 (1 fail)" in text
-    assert json.loads(json.dumps(budget_table(study, SYNTHETIC))) == []
+    assert nas.budget_table(study, SYNTHETIC) == []
