@@ -196,11 +196,10 @@ def plot(runs: dict[str, list[Run]], reference: float, out: Path) -> Path:
     colours = ["31,119,180", "255,127,14", "44,160,44", "214,39,40"]
     for (method, method_runs), colour in zip(runs.items(), colours):
         curves = np.asarray([[r.best_within(x) for x in grid] for r in method_runs])
-        started = ~np.all(np.isnan(curves), axis=0)
+        # Start where every seed has a trial: a mean over a changing set of seeds would not be monotone.
+        started = ~np.any(np.isnan(curves), axis=0)
         x = grid[started]
-        with warnings.catch_warnings():  # a grid point before some seeds' first trial is nan for them
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean, std = np.nanmean(curves[:, started], axis=0), np.nanstd(curves[:, started], axis=0)
+        mean, std = curves[:, started].mean(axis=0), curves[:, started].std(axis=0)
         band = {"mode": "lines", "line": {"width": 0, "shape": "hv"}, "showlegend": False, "hoverinfo": "skip"}
         figure.add_trace(go.Scatter(x=x, y=mean + std, **band))
         figure.add_trace(go.Scatter(x=x, y=mean - std, fill="tonexty", fillcolor=f"rgba({colour},0.2)", **band))

@@ -5,10 +5,12 @@ and the same optimisation step, for a fixed number of steps after a warm-up:
 
 * baseline: a ``torch.utils.data.DataLoader`` (2 workers) over the decoded 32-px training images,
   with per-sample torchvision transforms on PIL images (resize, random crop with padding, flip,
-  to-tensor, normalise), and an eager fp32 model, as DARTS's own training script does;
+  to-tensor, normalise), and an eager fp32 model in the default (NCHW) layout, as DARTS's own
+  training script does;
 * baseline at the budget's precision: the same, under the same autocast as the project's trainer;
 * project: images resized once and kept as one uint8 tensor on the device, augmented per batch
-  with tensor ops (``nas._data.BatchLoader``), at the budget's precision, and again in fp32.
+  with tensor ops (``nas._data.BatchLoader``), a channels-last model (``build_network``), at the
+  budget's precision, and again in fp32.
 
 Usage: python benchmarks/bench_trainer.py [--data ../shared/data/cifar10-jpeg.zip] [--steps 30]
 Prints a table of images per second and each row's ratio to the fp32 baseline, measured in this run.

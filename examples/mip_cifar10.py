@@ -6,7 +6,7 @@ and scores it by Eq. 1: Spearman r_s against the architectures' full-training ac
 cost penalty. MIPSampler fixes one hyper-parameter every ``samples_per_round`` trials; the study
 stops once all are fixed and a report is written.
 
-    python examples/mip_cifar10.py --preset demo           # about 6 minutes on a 2-core CPU
+    python examples/mip_cifar10.py --preset demo           # 5 to 10 minutes on a 2-core CPU
     python examples/mip_cifar10.py --preset full           # the paper's setting: days on a GPU
 
 Ctrl-C stops it; the same command continues the study. A second worker joins with the same command
@@ -38,8 +38,8 @@ class Preset:
 
 
 PRESETS = {
-    # 12 architectures spread over the accuracy range, 4 hyper-parameters, 3 trials a round.
-    "demo": Preset(space="demo", architectures=12, samples_per_round=3, storage=f"sqlite:///{ROOT / 'runs' / 'mip_demo.db'}"),
+    # 10 architectures spread over the accuracy range, 4 hyper-parameters, 3 trials a round.
+    "demo": Preset(space="demo", architectures=10, samples_per_round=3, storage=f"sqlite:///{ROOT / 'runs' / 'mip_demo.db'}"),
     # The paper: 100 architectures, its 8 hyper-parameters, K = 10 trials a round.
     "full": Preset(space="paper", architectures=100, samples_per_round=10, storage=f"sqlite:///{ROOT / 'runs' / 'mip_full.db'}"),
 }
