@@ -87,21 +87,14 @@ class Network(nn.Module):
     """
 
     def __init__(
-        self,
-        genotype: Genotype,
-        *,
-        stem: nn.Module,
-        c_stem: int,
-        channels: int,
-        layers: int,
-        num_classes: int,
-        auxiliary: bool,
-        reduction_prev: bool,
+        self, genotype: Genotype, stem: "_CifarStem | _ImageNetStem", *, layers: int, num_classes: int, auxiliary: bool
     ) -> None:
         super().__init__()
         self.stem = stem
         self.drop_path_prob = 0.0
-        c_prev_prev, c_prev, c = c_stem, c_stem, channels
+        c_prev_prev = c_prev = stem.out_channels
+        c = stem.cell_channels
+        reduction_prev = stem.halves_last
         self.cells = nn.ModuleList()
         self.auxiliary_head: AuxiliaryHead | None = None
         self.auxiliary_after = 2 * layers // 3
@@ -131,11 +124,24 @@ class Network(nn.Module):
         return self.classifier(self.pool(s1).flatten(1)), auxiliary_logits
 
 
+class _CifarStem(nn.Sequential):
+    """A 3x3 convolution to 3x the cells' channels, with no downsampling."""
+
+    halves_last = False
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(nn.Conv2d(3, 3 * channels, 3, padding=1, bias=False), nn.BatchNorm2d(3 * channels))
+        self.out_channels, self.cell_channels = 3 * channels, channels
+
+
 class _ImageNetStem(nn.Module):
     """Two stride-2 stems; their two outputs feed the first cell as its two inputs."""
 
+    halves_last = True  # the second output is half the size of the first, as after a reduction cell
+
     def __init__(self, channels: int) -> None:
         super().__init__()
+        self.out_channels = self.cell_channels = channels
         self.stem0 = nn.Sequential(
             nn.Conv2d(3, channels // 2, 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(channels // 2),
@@ -157,35 +163,15 @@ class _ImageNetStem(nn.Module):
 def cifar_network(
     genotype: Genotype, *, channels: int, layers: int, num_classes: int = 10, auxiliary: bool = False
 ) -> Network:
-    """DARTS's CIFAR network: a 3x3 convolution stem with 3x channels, no downsampling before the cells."""
-    c_stem = 3 * channels
-    stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
-    return Network(
-        genotype,
-        stem=stem,
-        c_stem=c_stem,
-        channels=channels,
-        layers=layers,
-        num_classes=num_classes,
-        auxiliary=auxiliary,
-        reduction_prev=False,
-    )
+    """DARTS's CIFAR network: no downsampling before the cells."""
+    return Network(genotype, _CifarStem(channels), layers=layers, num_classes=num_classes, auxiliary=auxiliary)
 
 
 def imagenet_network(
     genotype: Genotype, *, channels: int = 48, layers: int = 14, num_classes: int = 1000, auxiliary: bool = False
 ) -> Network:
     """DARTS's ImageNet mobile-setting network: two stride-2 stems (8x down) before 14 cells."""
-    return Network(
-        genotype,
-        stem=_ImageNetStem(channels),
-        c_stem=channels,
-        channels=channels,
-        layers=layers,
-        num_classes=num_classes,
-        auxiliary=auxiliary,
-        reduction_prev=True,
-    )
+    return Network(genotype, _ImageNetStem(channels), layers=layers, num_classes=num_classes, auxiliary=auxiliary)
 
 
 def count_parameters(model: nn.Module) -> int:
