@@ -89,18 +89,34 @@ def main() -> int:
     except (nas.NasError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    study.set_user_attr("space", space.describe())
-    study.set_user_attr("architectures", [arch.name for arch in architectures])
+    setup = {"space": space.describe(), "architectures": [arch.name for arch in architectures], "penalty": args.penalty}
+    for key, value in setup.items():
+        if study.user_attrs.get(key, value) != value:  # a resumed study must keep its objective
+            print(f"error: study {study_name!r} was run with a different {key!r}; pass a new --study-name", file=sys.stderr)
+            return 2
+        study.set_user_attr(key, value)
     needed = optuna_mip.required_trials(len(space.values), preset.samples_per_round)
     done = len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
     print(f"study {study_name!r} in {storage_url}: {done} of {needed} trials done; "
           f"{len(architectures)} architectures per trial; fixed so far: {optuna_mip.MIPSampler.fixed_params(study)}")
+
+    def stop_when_failing(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        # Failed trials are no evidence for MIP; so many that MIP could have finished means the setup is wrong.
+        if len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.FAIL])) >= needed:
+            study.stop()
+
+    def all_fixed() -> bool:
+        return len(optuna_mip.MIPSampler.fixed_params(study)) == len(space.values)
+
     try:
-        if done < needed:
-            study.optimize(objective, n_trials=needed - done, callbacks=[optuna_mip.StopWhenAllFixed()])
+        if not all_fixed():  # until every hyper-parameter is fixed: failed trials do not count
+            study.optimize(objective, callbacks=[optuna_mip.StopWhenAllFixed(), stop_when_failing])
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials and trainings are stored; run the same command to continue", file=sys.stderr)
         return 130
+    if not all_fixed():
+        print(f"error: {needed} trials failed before MIP finished; see their 'reason' attribute", file=sys.stderr)
+        return 1
     report = nas.write_report(study, space, out)
     best = study.best_trial
     print(f"best budget (trial {best.number}): {space.budget_of(best.params)}")

@@ -48,6 +48,7 @@ __all__ = [
     "DARTS_V2",
     "DataError",
     "Dataset",
+    "Genotype",
     "GenotypeError",
     "NasError",
     "OPERATIONS",

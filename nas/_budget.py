@@ -55,7 +55,7 @@ class Budget:
         self._check("image_size", self.image_size >= 8, ">= 8")
         self._check("cutout", 0 <= self.cutout <= self.image_size, f"in 0..image_size ({self.image_size})")
         self._check("train_fraction", 0 < self.train_fraction <= 1, "in (0, 1]")
-        self._check("seed", self.seed >= 0, ">= 0")
+        self._check("seed", 0 <= self.seed < 2**32, "in 0..2**32-1")
         self._check("auxiliary_weight", self.auxiliary_weight >= 0, ">= 0")
         self._check("drop_path", 0 <= self.drop_path < 1, "in [0, 1)")
         self._check("momentum", 0 <= self.momentum < 1, "in [0, 1)")

@@ -30,11 +30,12 @@ import optuna
 
 from nas._bpe_space import BudgetSpace
 from nas._budget import Budget
+from nas._errors import BudgetError
 from nas._correlation import Correlation, correlate
 from nas._data import Dataset
 from nas._estimate import estimate
 from nas._store import ResultStore
-from nas._tables import Architecture, TableError, read_architectures, read_recorded
+from nas._tables import Architecture, TableError, read_architectures, read_recorded_table, read_rows
 
 DEFAULT_PENALTY = 0.1
 
@@ -80,7 +81,11 @@ class TrainingObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         budget = self.space.suggest(trial)
-        results = estimate(self.architectures, budget, self.dataset, self.store, device=self.device, progress=self.progress)
+        try:
+            results = estimate(self.architectures, budget, self.dataset, self.store, device=self.device, progress=self.progress)
+        except BudgetError as error:  # a combination of the space this dataset cannot train
+            trial.set_user_attr("reason", str(error))
+            return math.nan
         ok = [arch for arch in self.architectures if results[arch.name].status == "ok"]
         trial.set_user_attr("failed_archs", len(self.architectures) - len(ok))
         if len(ok) < 3:
@@ -121,23 +126,21 @@ class RecordedBudget:
 _PRECISIONS = {"16": "mixed", "32": "fp32"}
 
 
+_BUDGET_COLUMNS = ("setting", "epochs", "batch_size", "lr", "layers", "precision_bits", "channels", "cutout", "image_size", "gpu_hours_per_arch")
+
+
 def read_recorded_budgets(reference_dir: str | os.PathLike) -> list[RecordedBudget]:
     """The recorded budgets of the reference data, each with its r_s against ground truth.
 
     ``reference_dir`` holds ``ground_truth.csv``, ``budgets.csv`` and ``budget_accuracies.csv``
     (see README: the paper authors' public repository has them).
     """
-    import csv
-
     folder = Path(reference_dir)
     truth = read_architectures(folder / "ground_truth.csv", with_accuracy=True)
-    path = folder / "budgets.csv"
-    if not path.is_file():
-        raise TableError(f"table not found: {path}")
+    table = read_recorded_table(folder / "budget_accuracies.csv")
     recorded = []
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            accuracies = read_recorded(folder / "budget_accuracies.csv", row["setting"])
+    for line, row in enumerate(read_rows(folder / "budgets.csv", _BUDGET_COLUMNS), start=2):
+        try:
             budget = Budget(
                 epochs=int(row["epochs"]),
                 batch_size=int(row["batch_size"]),
@@ -148,8 +151,14 @@ def read_recorded_budgets(reference_dir: str | os.PathLike) -> list[RecordedBudg
                 cutout=int(row["cutout"]),
                 image_size=int(row["image_size"]),
             )
-            pairs = tuple((arch.accuracy, accuracies[arch.name]) for arch in truth if arch.name in accuracies)
-            recorded.append(RecordedBudget(row["setting"], budget, float(row["gpu_hours_per_arch"]), pairs))
+            gpu_hours = float(row["gpu_hours_per_arch"])
+        except (ValueError, KeyError) as error:
+            raise TableError(f"{folder / 'budgets.csv'} line {line}: {error}") from None
+        accuracies = table.get(row["setting"], {})
+        pairs = tuple((arch.accuracy, accuracies[arch.name]) for arch in truth if arch.name in accuracies)
+        if len(pairs) < 3:
+            raise TableError(f"setting {row['setting']!r} has {len(pairs)} ground-truth architectures in budget_accuracies.csv")
+        recorded.append(RecordedBudget(row["setting"], budget, gpu_hours, pairs))
     return recorded
 
 

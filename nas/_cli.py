@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from nas._budget import PRESETS, Budget, preset
@@ -15,6 +16,23 @@ DEFAULT_STORAGE = "sqlite:///nas.db"
 
 def _budget(args: argparse.Namespace) -> Budget:
     return preset(args.budget).with_settings(args.set)
+
+
+def _device(name: str | None):
+    """The ``--device`` to train on, checked before anything is loaded or stored."""
+    import torch
+
+    from nas._trainer import default_device
+
+    if name is None:
+        return default_device()
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise NasError(f"unknown device {name!r} (use cpu or cuda)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise NasError("device 'cuda' asked for, but CUDA is not available on this machine")
+    return device
 
 
 def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
@@ -32,6 +50,10 @@ def _describe(args: argparse.Namespace) -> None:
     from nas._model import cifar_network, count_flops, count_parameters
 
     genotype = parse_genotype(args.genotype)
+    # The same checks as a budget's (field names match): no network below these sizes.
+    preset("bpe1").replace(layers=args.layers, channels=args.channels, image_size=args.image_size)
+    if args.classes < 2:
+        raise NasError(f"--classes must be >= 2, got {args.classes}")
     model = cifar_network(
         genotype, channels=args.channels, layers=args.layers, num_classes=args.classes, auxiliary=args.auxiliary
     )
@@ -45,20 +67,16 @@ def _describe(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from nas._estimate import dataset_key
+    from nas._estimate import get_or_train
     from nas._genotype import parse_genotype
     from nas._store import ResultStore
-    from nas._trainer import train
 
     genotype = parse_genotype(args.genotype)
     budget = _budget(args)
-    store = ResultStore(args.storage) if args.storage else None
+    device = _device(args.device)
     dataset = _load_data(args)
-    result = store.get(genotype, budget, dataset_key(dataset)) if store else None
-    if result is None:
-        result = train(genotype, budget, dataset, device=args.device, progress=not args.quiet)
-        if store:
-            store.put(genotype, budget, dataset_key(dataset), result)
+    store = ResultStore(args.storage) if args.storage else None
+    result = get_or_train(genotype, budget, dataset, store, device=device, progress=not args.quiet)
     if result.status == "ok":
         text = f"valid accuracy {result.accuracy:.4f} in {result.seconds:.1f} s, final loss {result.loss:.4f}"
     else:
@@ -74,8 +92,10 @@ def _estimate(args: argparse.Namespace) -> None:
 
     architectures = read_architectures(args.archs)
     budget = _budget(args)
+    device = _device(args.device)
+    dataset = _load_data(args)
     store = ResultStore(args.storage)
-    results = estimate(architectures, budget, _load_data(args), store, device=args.device, progress=not args.quiet)
+    results = estimate(architectures, budget, dataset, store, device=device, progress=not args.quiet)
     failed = sum(result.status != "ok" for result in results.values())
     _emit(
         args,
@@ -100,6 +120,8 @@ def _correlate(args: argparse.Namespace) -> None:
 
         if not args.budget:
             raise TableError("give either --table CSV --setting NAME or --storage URL --budget NAME")
+        if args.storage.startswith("sqlite:///") and not Path(args.storage.removeprefix("sqlite:///")).is_file():
+            raise TableError(f"no result database at {args.storage}")
         stored = ResultStore(args.storage).accuracies(_budget(args), args.dataset)
         pairs = [(arch.accuracy, stored[arch.genotype.hash()]) for arch in truth if arch.genotype.hash() in stored]
         source = f"{args.storage} budget {args.budget}"

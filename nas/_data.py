@@ -28,6 +28,7 @@ import warnings
 import weakref
 import zipfile
 from collections.abc import Iterator, Sequence
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -333,7 +334,7 @@ class _FolderSource:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.name = f"imagefolder:{path}"
+        self.name = path.name
         self._stats: dict[str, tuple[int, int]] = {}
         for entry in _walk(path):
             stat = entry.stat()
@@ -428,7 +429,20 @@ def _load_cached(source: _ZipSource | _FolderSource, cache: Path) -> Dataset:
         dataset = _decode_dataset(source, _plan(source.members, source.path))
         if _write_cache(target, dataset):
             _remove_stale(cache, stem, keep=target)
-    return dataset
+    return dataclasses.replace(dataset, name=f"{source.name}-{_content_digest(dataset)}")
+
+
+def _content_digest(dataset: Dataset) -> str:
+    """A hash of the decoded images and labels: the dataset's identity in result stores.
+
+    A file's name or path would let two different zips called ``cifar10.zip`` share results, and
+    moving a folder lose them; the decoded content does neither (0.2 s for CIFAR-10).
+    """
+    digest = hashlib.sha256()
+    for part in (dataset.train, dataset.test):
+        digest.update(part.images.numpy().tobytes())
+        digest.update(part.labels.numpy().tobytes())
+    return digest.hexdigest()[:12]
 
 
 def _cache_stem(path: Path) -> str:

@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 
 from nas._budget import Budget
 from nas._data import Dataset
+from nas._genotype import Genotype
 from nas._store import ResultStore
 from nas._tables import Architecture
 from nas._trainer import VALID_SIZE, SPLIT_SEED, TrainResult, make_splits, train
@@ -33,17 +34,30 @@ def estimate(
     Each result is stored as soon as it is measured, so an interrupted call resumes where it
     stopped and several workers on one database share their results.
     """
-    key = dataset_key(dataset)
     results: dict[str, TrainResult] = {}
-    splits = None
     bar = tqdm(architectures, desc="estimate", unit="arch", disable=not progress)
     for architecture in bar:
-        result = store.get(architecture.genotype, budget, key)
-        if result is None:
-            bar.set_postfix(arch=architecture.name, state="training")
-            splits = splits or make_splits(dataset, budget)
-            result = train(architecture.genotype, budget, dataset, device=device, splits=splits, progress=progress)
-            store.put(architecture.genotype, budget, key, result)
+        bar.set_postfix(arch=architecture.name)
+        result = get_or_train(architecture.genotype, budget, dataset, store, device=device, progress=progress)
         results[architecture.name] = result
         bar.set_postfix(arch=architecture.name, accuracy=result.accuracy, status=result.status)
     return results
+
+
+def get_or_train(
+    genotype: Genotype,
+    budget: Budget,
+    dataset: Dataset,
+    store: ResultStore | None,
+    *,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """The stored result of ``genotype`` under ``budget``, or a new training, stored at once."""
+    key = dataset_key(dataset)
+    result = store.get(genotype, budget, key) if store else None
+    if result is None:
+        result = train(genotype, budget, dataset, device=device, splits=make_splits(dataset, budget), progress=progress)
+        if store:
+            store.put(genotype, budget, key, result)
+    return result

@@ -34,7 +34,6 @@ class _ResultRow(_Base):
     arch_hash: Mapped[str] = mapped_column(sa.String(32), index=True)
     budget_key: Mapped[str] = mapped_column(sa.String(1024))
     dataset: Mapped[str] = mapped_column(sa.String(512))
-    seed: Mapped[int]
     genotype: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(16))
     accuracy: Mapped[float | None]
@@ -58,9 +57,19 @@ class ResultStore:
         self.url = url
         try:
             self._engine = sa.create_engine(url)
-            _Base.metadata.create_all(self._engine)
+            self._create_table()
+        except ImportError as error:
+            raise StoreError(f"no driver for result database {url}: {error} (pip install -e '.[postgres]')") from None
         except (exc.SQLAlchemyError, ValueError) as error:
             raise StoreError(f"cannot open result database {url}: {_reason(error)}") from None
+
+    def _create_table(self) -> None:
+        """Create ``nas_results`` if missing; workers starting together may race to create it."""
+        try:
+            _Base.metadata.create_all(self._engine)
+        except exc.DBAPIError:
+            if not sa.inspect(self._engine).has_table(_ResultRow.__tablename__):
+                raise
 
     def get(self, genotype: Genotype, budget: Budget, dataset: str) -> TrainResult | None:
         with self._session() as session:
@@ -73,7 +82,6 @@ class ResultStore:
             arch_hash=genotype.hash(),
             budget_key=budget.key(),
             dataset=dataset,
-            seed=budget.seed,
             genotype=genotype.to_str(),
             **result.to_dict(),
         )
@@ -93,14 +101,22 @@ class ResultStore:
             return session.scalar(query)
 
     def accuracies(self, budget: Budget, dataset: str | None = None) -> dict[str, float]:
-        """Successful results under ``budget``, keyed by architecture hash; ``dataset`` is a key prefix."""
-        query = sa.select(_ResultRow.arch_hash, _ResultRow.accuracy).where(
+        """Successful results under ``budget``, keyed by architecture hash.
+
+        ``dataset`` is a prefix of the dataset key; without it, the results must all come from one
+        dataset, since accuracies on two datasets do not rank together.
+        """
+        query = sa.select(_ResultRow.arch_hash, _ResultRow.accuracy, _ResultRow.dataset).where(
             _ResultRow.budget_key == budget.key(), _ResultRow.status == "ok"
         )
         if dataset is not None:
             query = query.where(_ResultRow.dataset.startswith(dataset, autoescape=True))
         with self._session() as session:
-            return {arch: accuracy for arch, accuracy in session.execute(query)}
+            rows = session.execute(query).all()
+        datasets = sorted({row.dataset for row in rows})
+        if len(datasets) > 1:
+            raise StoreError(f"results under this budget come from several datasets ({', '.join(datasets)}): pick one with --dataset")
+        return {row.arch_hash: row.accuracy for row in rows}
 
     @staticmethod
     def _select(genotype: Genotype, budget: Budget, dataset: str) -> sa.Select:

@@ -32,12 +32,20 @@ def _rows(path: str | os.PathLike, columns: tuple[str, ...]) -> list[dict[str, s
     path = Path(path)
     if not path.is_file():
         raise TableError(f"table not found: {path}")
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [column for column in columns if column not in (reader.fieldnames or [])]
-        if missing:
-            raise TableError(f"{path} lacks column(s) {', '.join(missing)} (has: {', '.join(reader.fieldnames or [])})")
-        return list(reader)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = [column for column in columns if column not in (reader.fieldnames or [])]
+            if missing:
+                raise TableError(f"{path} lacks column(s) {', '.join(missing)} (has: {', '.join(reader.fieldnames or [])})")
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise TableError(f"{path} is not a readable CSV file: {error}") from None
+    for line, row in enumerate(rows, start=2):
+        empty = [column for column in columns if not row[column]]
+        if empty:
+            raise TableError(f"{path} line {line}: no value for {', '.join(empty)}")
+    return rows
 
 
 def _number(path: Path, line: int, column: str, text: str) -> float:
@@ -58,18 +66,30 @@ def read_architectures(path: str | os.PathLike, *, with_accuracy: bool = False) 
             raise TableError(f"{path} line {line} ({row['arch']}): {error}") from None
         accuracy = _number(Path(path), line, "accuracy", row["accuracy"]) if with_accuracy else None
         architectures.append(Architecture(row["arch"], genotype, accuracy))
+    names = [architecture.name for architecture in architectures]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise TableError(f"{path} names an architecture twice: {', '.join(repeated[:5])}")
     return architectures
+
+
+def read_recorded_table(path: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """A ``setting,arch,accuracy`` table as ``{setting: {architecture name: accuracy}}``."""
+    table: dict[str, dict[str, float]] = {}
+    for line, row in enumerate(_rows(path, ("setting", "arch", "accuracy")), start=2):
+        table.setdefault(row["setting"], {})[row["arch"]] = _number(Path(path), line, "accuracy", row["accuracy"])
+    return table
 
 
 def read_recorded(path: str | os.PathLike, setting: str) -> dict[str, float]:
     """One setting's accuracies from a ``setting,arch,accuracy`` table, keyed by architecture name."""
-    rows = _rows(path, ("setting", "arch", "accuracy"))
-    found = {
-        row["arch"]: _number(Path(path), line, "accuracy", row["accuracy"])
-        for line, row in enumerate(rows, start=2)
-        if row["setting"] == setting
-    }
-    if not found:
-        settings = sorted({row["setting"] for row in rows}, key=lambda s: (len(s), s))
+    table = read_recorded_table(path)
+    if setting not in table:
+        settings = sorted(table, key=lambda s: (len(s), s))
         raise TableError(f"setting {setting!r} not in {path} (has: {', '.join(settings[:40])})")
-    return found
+    return table[setting]
+
+
+def read_rows(path: str | os.PathLike, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """Rows of any CSV that must have ``columns``, each with a value."""
+    return _rows(path, columns)

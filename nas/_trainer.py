@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -13,7 +14,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from nas._budget import Budget
-from nas._data import BatchLoader, Dataset, ImageSet, resize, subsample, train_valid_split
+from nas._data import BatchLoader, DataError, Dataset, ImageSet, resize, subsample, train_valid_split
+from nas._errors import BudgetError
 from nas._genotype import Genotype
 from nas._model import Network, cifar_network, count_flops, count_parameters
 
@@ -52,10 +54,25 @@ class Splits:
 
 
 def make_splits(dataset: Dataset, budget: Budget) -> Splits:
+    """The budget's training and validation images; raises before any training when they cannot serve."""
+    splits = _splits(dataset, budget.image_size, budget.train_fraction, budget.seed)
+    if len(splits.train) < budget.batch_size:
+        raise BudgetError(
+            f"budget field 'batch_size' ({budget.batch_size}) is larger than this budget's "
+            f"{len(splits.train)} training images"
+        )
+    return splits
+
+
+@functools.lru_cache(maxsize=2)
+def _splits(dataset: Dataset, image_size: int, train_fraction: float, seed: int) -> Splits:
+    # Cached: a budget search trains many architectures under one budget, and often revisits it.
     train, valid = train_valid_split(dataset.train, valid_size=VALID_SIZE, seed=SPLIT_SEED)
-    if budget.train_fraction < 1:
-        train = subsample(train, budget.train_fraction, seed=budget.seed)
-    return Splits(resize(train, budget.image_size), resize(valid, budget.image_size))
+    if len(valid) == 0:
+        raise DataError(f"{dataset.name}: {len(dataset.train)} training images are too few to set apart a validation split")
+    if train_fraction < 1:
+        train = subsample(train, train_fraction, seed=seed)
+    return Splits(resize(train, image_size), resize(valid, image_size))
 
 
 def _autocast(budget: Budget, device: torch.device) -> contextlib.AbstractContextManager:
@@ -112,8 +129,6 @@ def train(
     valid_loader = BatchLoader(
         splits.valid, batch_size=512, train=False, mean=dataset.mean, std=dataset.std, device=device
     )
-    if len(train_loader) == 0:
-        return TrainResult("failed", None, 0.0, flops, params, None, 0, "training split is smaller than one batch", device.type)
     step = TrainingStep(model, budget, device)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(step.optimizer, budget.epochs)
     started = time.perf_counter()

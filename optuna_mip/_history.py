@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 # Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
 _logger = get_logger(f"optuna.{__name__}")
 
-KEY_PREFIX = "mip:"
 CONFIG_KEY = "mip:config"
 ROUND_KEY_PREFIX = "mip:round:"
 TRIAL_ROUND_KEY = "mip:round"

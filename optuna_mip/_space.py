@@ -64,18 +64,6 @@ def same_value(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def contains(distribution: BaseDistribution, value: Any) -> bool:
-    """Whether ``value`` is a legal value of ``distribution``."""
-
-    if isinstance(distribution, CategoricalDistribution):
-        return any(same_value(value, choice) for choice in distribution.choices)
-    try:
-        internal = distribution.to_internal_repr(value)
-    except (TypeError, ValueError):
-        return False
-    return distribution._contains(internal)
-
-
 def fit_into(distribution: BaseDistribution, value: Any) -> Any | None:
     """Carry a value fixed in an earlier round into ``distribution``, if that makes sense.
 

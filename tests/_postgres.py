@@ -85,7 +85,7 @@ class PostgresServer:
     def url(self, database: str = SUPERUSER) -> str:
         """SQLAlchemy URL of ``database`` on this server."""
 
-        return f"postgresql+psycopg2://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str | None = None) -> str:
         """Create a database (a fresh random name by default) and return its URL."""

@@ -34,7 +34,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server: PostgresServer) -> str:
-    """``postgresql+psycopg2://...`` URL of a database shared by the whole test session."""
+    """``postgresql://...`` URL of a database shared by the whole test session."""
 
     return postgres_server.create_database("test")
 

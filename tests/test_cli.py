@@ -53,6 +53,9 @@ def _assert_one_line_error(done, *words):
         (["train", DARTS_V2.to_str(), "--budget", "bpe1", "--set", "image_size=0", "--data", "synthetic"], ["image_size"]),
         (["train", DARTS_V2.to_str(), "--budget", "bpe1", "--data", "/no/such/folder"], ["/no/such/folder"]),
         (["estimate", "--archs", "/no/such.csv", "--budget", "bpe1", "--data", "synthetic"], ["/no/such.csv"]),
+        (["train", DARTS_V2.to_str(), "--budget", "bpe1", "--data", "synthetic:64", "--set", "batch_size=128"], ["batch_size"]),
+        (["describe", DARTS_V2.to_str(), "--channels", "0"], ["channels"]),
+        (["train", DARTS_V2.to_str(), "--budget", "bpe1", "--data", "synthetic", "--device", "tpu9"], ["tpu9"]),
     ],
 )
 def test_bad_input_gives_one_line_error(args, words):

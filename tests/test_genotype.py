@@ -13,7 +13,6 @@ from nas import (
     sample_genotype,
     suggest_genotype,
 )
-from nas._tables import read_architectures
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "zheng2020"
 

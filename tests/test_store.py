@@ -1,5 +1,3 @@
-import sqlite3
-
 import pytest
 
 from nas import DARTS_V2, PRESETS, ResultStore, StoreError, TrainResult, sample_genotype
@@ -49,3 +47,40 @@ def test_postgres_store_shares_results_between_handles(postgres_url):
     first.put(genotype, PRESETS["bpe2"], "pg", RESULT)
     second.put(genotype, PRESETS["bpe2"], "pg", TrainResult("ok", 0.1, 1.0, 1, 1, 1.0, 1))
     assert second.get(genotype, PRESETS["bpe2"], "pg") == RESULT
+
+
+def test_results_on_two_datasets_are_not_mixed(tmp_path):
+    store = ResultStore(f"sqlite:///{tmp_path / 'r.db'}")
+    budget = PRESETS["bpe1"]
+    store.put(DARTS_V2, budget, "cifar|split", RESULT)
+    store.put(sample_genotype(1), budget, "synthetic|split", RESULT)
+    with pytest.raises(StoreError, match="several datasets"):
+        store.accuracies(budget)
+    assert store.accuracies(budget, "cifar") == {DARTS_V2.hash(): 0.5}
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [("postgresql+nosuchdriver://u@127.0.0.1:1/x", "nosuchdriver"), ("postgresql://u@127.0.0.1:1/x", "refused")],
+)
+def test_unusable_database_urls_are_one_line_errors(url, message):
+    with pytest.raises(StoreError, match=message) as info:
+        ResultStore(url)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.postgres
+def test_workers_opening_a_new_database_together_all_succeed(fresh_postgres_url):
+    import concurrent.futures
+    import threading
+
+    start = threading.Barrier(6)
+
+    def open_store():
+        start.wait()
+        return ResultStore(fresh_postgres_url)
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        stores = list(pool.map(lambda _: open_store(), range(6)))
+    stores[0].put(DARTS_V2, PRESETS["bpe1"], "d", RESULT)
+    assert all(store.count() == 1 for store in stores)

@@ -1,4 +1,7 @@
+import dataclasses
+
 import pytest
+import torch
 
 from nas import DARTS_V2, Budget, load_dataset, sample_genotype, train
 
@@ -35,3 +38,15 @@ def test_divergence_is_a_failed_result_not_a_crash(synthetic):
 def test_auxiliary_head_and_drop_path_train(synthetic):
     budget = TINY.replace(epochs=1, auxiliary_weight=0.4, drop_path=0.2, layers=4)
     assert train(DARTS_V2, budget, synthetic, device="cpu", progress=False).status == "ok"
+
+
+def test_budgets_the_data_cannot_serve_are_rejected_before_training():
+    from nas import BudgetError, DataError
+    from nas._trainer import make_splits
+
+    with pytest.raises(BudgetError, match="batch_size"):
+        make_splits(load_dataset("synthetic:64"), TINY.replace(batch_size=128))
+    tiny = load_dataset("synthetic:10")
+    four_images = dataclasses.replace(tiny, train=tiny.train.subset(torch.arange(4)))
+    with pytest.raises(DataError, match="too few"):
+        make_splits(four_images, TINY)
