@@ -124,7 +124,11 @@ class BudgetSpace:
 
     def normalised_cost(self, budget: Budget) -> float:
         """``training_cost`` as a fraction of the most expensive budget of the space."""
-        return self.training_cost(budget) / self.training_cost(self.most_expensive())
+        return self.training_cost(budget) / self._max_cost
+
+    @functools.cached_property
+    def _max_cost(self) -> float:
+        return self.training_cost(self.most_expensive())
 
     def most_expensive(self) -> Budget:
         return self._budget({name: max(c, key=lambda v: self._value_cost(name, v)) for name, c in self.values.items()})
