@@ -30,9 +30,9 @@ import optuna
 
 from nas._bpe_space import BudgetSpace
 from nas._budget import Budget
-from nas._errors import BudgetError
 from nas._correlation import Correlation, correlate
 from nas._data import Dataset
+from nas._errors import BudgetError
 from nas._estimate import estimate
 from nas._store import ResultStore
 from nas._tables import Architecture, TableError, read_architectures, read_recorded_table, read_rows

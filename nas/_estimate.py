@@ -12,7 +12,7 @@ from nas._data import Dataset
 from nas._genotype import Genotype
 from nas._store import ResultStore
 from nas._tables import Architecture
-from nas._trainer import VALID_SIZE, SPLIT_SEED, TrainResult, make_splits, train
+from nas._trainer import SPLIT_SEED, VALID_SIZE, TrainResult, train
 
 
 def dataset_key(dataset: Dataset) -> str:
@@ -57,7 +57,7 @@ def get_or_train(
     key = dataset_key(dataset)
     result = store.get(genotype, budget, key) if store else None
     if result is None:
-        result = train(genotype, budget, dataset, device=device, splits=make_splits(dataset, budget), progress=progress)
+        result = train(genotype, budget, dataset, device=device, progress=progress)
         if store:
             store.put(genotype, budget, key, result)
     return result

@@ -28,7 +28,8 @@ class Architecture:
     accuracy: float | None = None
 
 
-def _rows(path: str | os.PathLike, columns: tuple[str, ...]) -> list[dict[str, str]]:
+def read_rows(path: str | os.PathLike, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """Rows of a CSV that must have ``columns``, each with a value."""
     path = Path(path)
     if not path.is_file():
         raise TableError(f"table not found: {path}")
@@ -59,7 +60,7 @@ def read_architectures(path: str | os.PathLike, *, with_accuracy: bool = False) 
     """Architectures of a CSV, in file order; ``with_accuracy`` also requires the ``accuracy`` column."""
     columns = ("arch", "genotype", "accuracy") if with_accuracy else ("arch", "genotype")
     architectures = []
-    for line, row in enumerate(_rows(path, columns), start=2):
+    for line, row in enumerate(read_rows(path, columns), start=2):
         try:
             genotype = parse_genotype(row["genotype"])
         except NasError as error:
@@ -76,7 +77,7 @@ def read_architectures(path: str | os.PathLike, *, with_accuracy: bool = False) 
 def read_recorded_table(path: str | os.PathLike) -> dict[str, dict[str, float]]:
     """A ``setting,arch,accuracy`` table as ``{setting: {architecture name: accuracy}}``."""
     table: dict[str, dict[str, float]] = {}
-    for line, row in enumerate(_rows(path, ("setting", "arch", "accuracy")), start=2):
+    for line, row in enumerate(read_rows(path, ("setting", "arch", "accuracy")), start=2):
         table.setdefault(row["setting"], {})[row["arch"]] = _number(Path(path), line, "accuracy", row["accuracy"])
     return table
 
@@ -89,7 +90,3 @@ def read_recorded(path: str | os.PathLike, setting: str) -> dict[str, float]:
         raise TableError(f"setting {setting!r} not in {path} (has: {', '.join(settings[:40])})")
     return table[setting]
 
-
-def read_rows(path: str | os.PathLike, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of any CSV that must have ``columns``, each with a value."""
-    return _rows(path, columns)

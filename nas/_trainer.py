@@ -101,17 +101,16 @@ def train(
     dataset: Dataset,
     *,
     device: torch.device | str | None = None,
-    splits: Splits | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train ``genotype`` under ``budget`` on ``dataset`` and return its validation accuracy.
 
     A non-finite loss ends the run as a ``failed`` result naming the epoch; it never raises, so a
-    batch of runs goes on. ``splits`` lets callers that train many architectures under one budget
-    prepare the data once. The same seed on CPU gives the same accuracy.
+    batch of runs goes on. The data are prepared once per budget (:func:`make_splits` caches them)
+    for all the architectures trained under it. The same seed on CPU gives the same accuracy.
     """
     device = torch.device(device) if device is not None else default_device()
-    splits = splits or make_splits(dataset, budget)
+    splits = make_splits(dataset, budget)
     torch.manual_seed(budget.seed)
     model = build_network(genotype, budget, dataset.num_classes, device)
     flops = count_flops(model, budget.image_size)
