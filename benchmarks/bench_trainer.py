@@ -9,7 +9,7 @@ and the same optimisation step, for a fixed number of steps after a warm-up:
   training script does;
 * baseline at the budget's precision: the same, under the same autocast as the project's trainer;
 * project: images resized once and kept as one uint8 tensor on the device, augmented per batch
-  with tensor ops (``nas._data.BatchLoader``), a channels-last model (``build_network``), at the
+  with tensor ops (``nas.estimation._data.BatchLoader``), a channels-last model (``build_network``), at the
   budget's precision, and again in fp32.
 
 Usage: python benchmarks/bench_trainer.py [--data ../shared/data/cifar10-jpeg.zip] [--steps 30]
@@ -29,8 +29,8 @@ from torchvision import transforms
 from torchvision.transforms import functional as TF
 
 from nas import DARTS_V2, load_dataset, preset, read_architectures
-from nas._data import BatchLoader, ImageSet, resize
-from nas._trainer import TrainingStep, build_network, default_device
+from nas.estimation._data import BatchLoader, ImageSet, resize
+from nas.estimation._trainer import TrainingStep, build_network, default_device
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -1,18 +1,18 @@
 """Budgeted performance estimation on the DARTS cell space.
 
-The search space (:mod:`nas._genotype`), the networks (:mod:`nas._model`), the budget
+The search space (:mod:`nas.space._genotype`), the networks (:mod:`nas.space._model`), the budget
 (:class:`Budget`), the data (:func:`load_dataset`), the trainer (:func:`train`), the result store
 (:class:`ResultStore`) and rank correlation (:func:`correlate`) are kept apart behind this module.
 """
 
-from nas._bpe_space import BudgetSpace
-from nas._budget import PRESETS, Budget, preset
-from nas._budget_search import RecordedBudget, RecordedObjective, TrainingObjective, read_recorded_budgets
-from nas._correlation import Correlation, correlate
-from nas._data import DataError, Dataset, load_dataset
+from nas.budget_search._bpe_space import BudgetSpace
+from nas.estimation._budget import PRESETS, Budget, preset
+from nas.budget_search._objectives import RecordedBudget, RecordedObjective, TrainingObjective, read_recorded_budgets
+from nas.estimation._correlation import Correlation, correlate
+from nas.estimation._data import DataError, Dataset, load_dataset
 from nas._errors import BudgetError, GenotypeError, NasError, StoreError
-from nas._estimate import dataset_key, estimate
-from nas._genotype import (
+from nas.estimation._estimate import dataset_key, estimate
+from nas.space._genotype import (
     DARTS_V2,
     OPERATIONS,
     Cell,
@@ -23,8 +23,8 @@ from nas._genotype import (
     sample_genotype,
     suggest_genotype,
 )
-from nas._model import cifar_network, count_flops, count_parameters, imagenet_network
-from nas._report import (
+from nas.space._model import cifar_network, count_flops, count_parameters, imagenet_network
+from nas.budget_search._report import (
     budget_table,
     format_table,
     null_importances,
@@ -34,9 +34,9 @@ from nas._report import (
     spend_curve,
     write_report,
 )
-from nas._store import ResultStore
-from nas._tables import Architecture, TableError, read_architectures, read_recorded
-from nas._trainer import TrainResult, train
+from nas.estimation._store import ResultStore
+from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded
+from nas.estimation._trainer import TrainResult, train
 
 __all__ = [
     "Architecture",

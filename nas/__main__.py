@@ -1,6 +1,6 @@
 import sys
 
-from nas._cli import main
+from nas.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,8 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-import nas._data as data
-from nas._data import (
+import nas.estimation._data as data
+from nas.estimation._data import (
     BatchLoader,
     DataError,
     ImageSet,

@@ -4,10 +4,24 @@ import torch
 from nas import DARTS_V2, cifar_network, count_flops, count_parameters, imagenet_network, sample_genotype
 
 
-def test_darts_v2_has_the_published_parameter_count():
+def test_darts_v2_has_the_authors_parameter_count():
+    # Every pooling is followed by an affine batch norm, as in the authors' (pt.darts) networks.
     model = cifar_network(DARTS_V2, channels=36, layers=20, num_classes=10, auxiliary=True)
-    assert count_parameters(model) == pytest.approx(3.35e6, rel=0.01)
+    assert count_parameters(model) == 3_351_502
     assert any(name.startswith("auxiliary_head") for name, _ in model.named_parameters())
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+def test_auxiliary_head_after_the_last_cell_leaves_the_classifier_input_alone(layers):
+    torch.manual_seed(0)
+    model = cifar_network(DARTS_V2, channels=4, layers=layers, num_classes=10, auxiliary=True)
+    assert model.auxiliary_after == layers - 1  # the head reads the last cell's output
+    x = torch.randn(4, 3, 16, 16)
+    model.train()
+    with_head, _ = model(x)
+    model.auxiliary_head = None
+    without_head, _ = model(x)
+    torch.testing.assert_close(with_head, without_head)
 
 
 @pytest.mark.parametrize("image_size", [8, 9, 12, 16, 32])

@@ -9,14 +9,14 @@ def test_results_are_keyed_by_architecture_budget_and_dataset(tmp_path):
     url = f"sqlite:///{tmp_path / 'results.db'}"
     store = ResultStore(url)
     budget = PRESETS["bpe1"]
-    assert store.get(DARTS_V2, budget, "d") is None
-    store.put(DARTS_V2, budget, "d", RESULT)
-    store.put(DARTS_V2, budget, "d", TrainResult("ok", 0.9, 1.0, 100, 10, 0.7, 3))  # duplicate: first stands
+    assert store.get(DARTS_V2, budget, "d", "cpu-fp32") is None
+    store.put(DARTS_V2, budget, "d", "cpu-fp32", RESULT)
+    store.put(DARTS_V2, budget, "d", "cpu-fp32", TrainResult("ok", 0.9, 1.0, 100, 10, 0.7, 3))  # duplicate: first stands
     reopened = ResultStore(url)
-    assert reopened.get(DARTS_V2, budget, "d") == RESULT
-    assert reopened.get(DARTS_V2, budget.replace(seed=1), "d") is None
-    assert reopened.get(DARTS_V2, budget, "other") is None
-    assert reopened.get(sample_genotype(0), budget, "d") is None
+    assert reopened.get(DARTS_V2, budget, "d", "cpu-fp32") == RESULT
+    assert reopened.get(DARTS_V2, budget.replace(seed=1), "d", "cpu-fp32") is None
+    assert reopened.get(DARTS_V2, budget, "other", "cpu-fp32") is None
+    assert reopened.get(sample_genotype(0), budget, "d", "cpu-fp32") is None
     assert reopened.count() == 1
     assert reopened.accuracies(budget, "d") == {DARTS_V2.hash(): 0.5}
 
@@ -24,8 +24,8 @@ def test_results_are_keyed_by_architecture_budget_and_dataset(tmp_path):
 def test_failed_results_are_kept_but_not_correlated(tmp_path):
     store = ResultStore(f"sqlite:///{tmp_path / 'r.db'}")
     failed = TrainResult("failed", None, 2.0, 100, 10, float("nan"), 2, "non-finite training loss in epoch 2")
-    store.put(DARTS_V2, PRESETS["bpe1"], "d", failed)
-    stored = store.get(DARTS_V2, PRESETS["bpe1"], "d")
+    store.put(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32", failed)
+    stored = store.get(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32")
     assert stored.status == "failed" and stored.reason == failed.reason and stored.epochs == 2
     assert store.accuracies(PRESETS["bpe1"]) == {}
 
@@ -44,16 +44,16 @@ def test_corrupted_database_gives_one_line_error_and_is_left_alone(tmp_path):
 def test_postgres_store_shares_results_between_handles(postgres_url):
     first, second = ResultStore(postgres_url), ResultStore(postgres_url)
     genotype = sample_genotype(5)
-    first.put(genotype, PRESETS["bpe2"], "pg", RESULT)
-    second.put(genotype, PRESETS["bpe2"], "pg", TrainResult("ok", 0.1, 1.0, 1, 1, 1.0, 1))
-    assert second.get(genotype, PRESETS["bpe2"], "pg") == RESULT
+    first.put(genotype, PRESETS["bpe2"], "pg", "cpu-fp32", RESULT)
+    second.put(genotype, PRESETS["bpe2"], "pg", "cpu-fp32", TrainResult("ok", 0.1, 1.0, 1, 1, 1.0, 1))
+    assert second.get(genotype, PRESETS["bpe2"], "pg", "cpu-fp32") == RESULT
 
 
 def test_results_on_two_datasets_are_not_mixed(tmp_path):
     store = ResultStore(f"sqlite:///{tmp_path / 'r.db'}")
     budget = PRESETS["bpe1"]
-    store.put(DARTS_V2, budget, "cifar|split", RESULT)
-    store.put(sample_genotype(1), budget, "synthetic|split", RESULT)
+    store.put(DARTS_V2, budget, "cifar|split", "cpu-fp32", RESULT)
+    store.put(sample_genotype(1), budget, "synthetic|split", "cpu-fp32", RESULT)
     with pytest.raises(StoreError, match="several datasets"):
         store.accuracies(budget)
     assert store.accuracies(budget, "cifar") == {DARTS_V2.hash(): 0.5}
@@ -82,5 +82,17 @@ def test_workers_opening_a_new_database_together_all_succeed(fresh_postgres_url)
 
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         stores = list(pool.map(lambda _: open_store(), range(6)))
-    stores[0].put(DARTS_V2, PRESETS["bpe1"], "d", RESULT)
+    stores[0].put(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32", RESULT)
     assert all(store.count() == 1 for store in stores)
+
+
+def test_results_of_other_arithmetic_or_code_version_are_not_reused(tmp_path):
+    store = ResultStore(f"sqlite:///{tmp_path / 'r.db'}")
+    budget = PRESETS["bpe1"]
+    store.put(DARTS_V2, budget, "d", "cuda-fp32-tf32", RESULT)
+    assert store.get(DARTS_V2, budget, "d", "cpu-fp32") is None
+    assert store.get(DARTS_V2, budget, "d", "cuda-fp32-tf32") == RESULT
+    store.put(sample_genotype(2), budget, "d", "cpu-fp32", RESULT)
+    with pytest.raises(StoreError, match="several arithmetics"):
+        store.accuracies(budget, "d")
+    assert store.accuracies(budget, "d", numerics="cpu-fp32") == {sample_genotype(2).hash(): 0.5}

@@ -42,7 +42,7 @@ def test_auxiliary_head_and_drop_path_train(synthetic):
 
 def test_budgets_the_data_cannot_serve_are_rejected_before_training():
     from nas import BudgetError, DataError
-    from nas._trainer import make_splits
+    from nas.estimation._trainer import make_splits
 
     with pytest.raises(BudgetError, match="batch_size"):
         make_splits(load_dataset("synthetic:64"), TINY.replace(batch_size=128))

@@ -7,12 +7,12 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from nas._budget import Budget
-from nas._data import Dataset
-from nas._genotype import Genotype
-from nas._store import ResultStore
-from nas._tables import Architecture
-from nas._trainer import SPLIT_SEED, VALID_SIZE, TrainResult, train
+from nas.estimation._budget import Budget
+from nas.estimation._data import Dataset
+from nas.space._genotype import Genotype
+from nas.estimation._store import ResultStore
+from nas.estimation._tables import Architecture
+from nas.estimation._trainer import SPLIT_SEED, VALID_SIZE, TrainResult, default_device, numerics, train
 
 
 def dataset_key(dataset: Dataset) -> str:
@@ -55,9 +55,11 @@ def get_or_train(
 ) -> TrainResult:
     """The stored result of ``genotype`` under ``budget``, or a new training, stored at once."""
     key = dataset_key(dataset)
-    result = store.get(genotype, budget, key) if store else None
+    device = torch.device(device) if device is not None else default_device()
+    arithmetic = numerics(budget, device)
+    result = store.get(genotype, budget, key, arithmetic) if store else None
     if result is None:
         result = train(genotype, budget, dataset, device=device, progress=progress)
         if store:
-            store.put(genotype, budget, key, result)
+            store.put(genotype, budget, key, arithmetic, result)
     return result

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nas._errors import NasError
-from nas._genotype import Genotype, parse_genotype
+from nas.space._genotype import Genotype, parse_genotype
 
 
 class TableError(NasError, ValueError):

@@ -13,14 +13,19 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from nas._budget import Budget
-from nas._data import BatchLoader, DataError, Dataset, ImageSet, resize, subsample, train_valid_split
+from nas.estimation._budget import Budget
+from nas.estimation._data import BatchLoader, DataError, Dataset, ImageSet, resize, subsample, train_valid_split
 from nas._errors import BudgetError
-from nas._genotype import Genotype
-from nas._model import Network, cifar_network, count_flops, count_parameters
+from nas.space._genotype import Genotype
+from nas.space._model import Network, cifar_network, count_flops, count_parameters
 
 VALID_SIZE = 0.1  # 45,000 / 5,000 on CIFAR-10, as the paper
 SPLIT_SEED = 0  # one validation split for every budget and seed, so rankings compare the same images
+# Bump whenever a change to the networks, the data pipeline or the trainer changes results: stored
+# results of another version are not comparable and are not reused. 2: pooling followed by batch
+# norm, auxiliary head and drop-path in the BPE presets (the authors' training).
+CODE_VERSION = 2
+NUMERICS = ("cpu-fp32", "cpu-bf16", "cuda-fp32", "cuda-fp32-tf32", "cuda-fp16")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,20 @@ def _splits(dataset: Dataset, image_size: int, train_fraction: float, seed: int)
     if train_fraction < 1:
         train = subsample(train, train_fraction, seed=seed)
     return Splits(resize(train, image_size), resize(valid, image_size))
+
+
+def numerics(budget: Budget, device: torch.device | str) -> str:
+    """The arithmetic a training under ``budget`` really runs on ``device``, part of a result's key.
+
+    ``mixed`` is fp16 on CUDA and bf16 on CPU; ``fp32`` convolutions on CUDA run in TF32 while
+    cuDNN allows it (PyTorch's default on Ampere and newer), which changes results slightly.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        if budget.precision == "mixed":
+            return "cuda-fp16"
+        return "cuda-fp32-tf32" if torch.backends.cudnn.allow_tf32 else "cuda-fp32"
+    return "cpu-bf16" if budget.precision == "mixed" else "cpu-fp32"
 
 
 def _autocast(budget: Budget, device: torch.device) -> contextlib.AbstractContextManager:

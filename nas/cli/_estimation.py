@@ -1,53 +1,27 @@
-"""``python -m nas``: describe, train, estimate and correlate from the command line."""
+"""Estimation commands: describe, train, estimate and correlate."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
 
-from nas._budget import PRESETS, Budget, preset
 from nas._errors import NasError
-
-DEFAULT_STORAGE = "sqlite:///nas.db"
-
-
-def _budget(args: argparse.Namespace) -> Budget:
-    return preset(args.budget).with_settings(args.set)
-
-
-def _device(name: str | None):
-    """The ``--device`` to train on, checked before anything is loaded or stored."""
-    import torch
-
-    from nas._trainer import default_device
-
-    if name is None:
-        return default_device()
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise NasError(f"unknown device {name!r} (use cpu or cuda)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise NasError("device 'cuda' asked for, but CUDA is not available on this machine")
-    return device
-
-
-def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
-    print(json.dumps(payload) if args.json else text)
-
-
-def _load_data(args: argparse.Namespace):
-    from nas._data import load_dataset
-
-    return load_dataset(args.data, cache_dir=args.cache_dir, download=args.download)
+from nas.cli._common import (
+    DEFAULT_STORAGE,
+    Commands,
+    budget_from_args,
+    budget_options,
+    device_from_args,
+    emit,
+    load_data,
+    training_options,
+)
+from nas.estimation._budget import preset
 
 
 def _describe(args: argparse.Namespace) -> None:
-    from nas._genotype import parse_genotype
-    from nas._model import cifar_network, count_flops, count_parameters
+    from nas.space._genotype import parse_genotype
+    from nas.space._model import cifar_network, count_flops, count_parameters
 
     genotype = parse_genotype(args.genotype)
     # The same checks as a budget's (field names match): no network below these sizes.
@@ -58,7 +32,7 @@ def _describe(args: argparse.Namespace) -> None:
         genotype, channels=args.channels, layers=args.layers, num_classes=args.classes, auxiliary=args.auxiliary
     )
     params, flops = count_parameters(model), count_flops(model, args.image_size)
-    _emit(
+    emit(
         args,
         {"params": params, "flops": flops, "hash": genotype.hash()},
         f"params {params / 1e6:.3f} M (without auxiliary head), FLOPs {flops / 1e6:.1f} M "
@@ -67,37 +41,37 @@ def _describe(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from nas._estimate import get_or_train
-    from nas._genotype import parse_genotype
-    from nas._store import ResultStore
+    from nas.estimation._estimate import get_or_train
+    from nas.space._genotype import parse_genotype
+    from nas.estimation._store import ResultStore
 
     genotype = parse_genotype(args.genotype)
-    budget = _budget(args)
-    device = _device(args.device)
-    dataset = _load_data(args)
+    budget = budget_from_args(args)
+    device = device_from_args(args.device)
+    dataset = load_data(args)
     store = ResultStore(args.storage) if args.storage else None
     result = get_or_train(genotype, budget, dataset, store, device=device, progress=not args.quiet)
     if result.status == "ok":
         text = f"valid accuracy {result.accuracy:.4f} in {result.seconds:.1f} s, final loss {result.loss:.4f}"
     else:
         text = f"failed: {result.reason}"
-    _emit(args, result.to_dict(), text)
+    emit(args, result.to_dict(), text)
     return 0 if result.status == "ok" else 1
 
 
 def _estimate(args: argparse.Namespace) -> None:
-    from nas._estimate import estimate
-    from nas._store import ResultStore
-    from nas._tables import read_architectures
+    from nas.estimation._estimate import estimate
+    from nas.estimation._store import ResultStore
+    from nas.estimation._tables import read_architectures
 
     architectures = read_architectures(args.archs)
-    budget = _budget(args)
-    device = _device(args.device)
-    dataset = _load_data(args)
+    budget = budget_from_args(args)
+    device = device_from_args(args.device)
+    dataset = load_data(args)
     store = ResultStore(args.storage)
     results = estimate(architectures, budget, dataset, store, device=device, progress=not args.quiet)
     failed = sum(result.status != "ok" for result in results.values())
-    _emit(
+    emit(
         args,
         {name: result.to_dict() for name, result in results.items()},
         f"{len(results)} architectures under this budget ({failed} failed), stored in {args.storage}",
@@ -105,8 +79,8 @@ def _estimate(args: argparse.Namespace) -> None:
 
 
 def _correlate(args: argparse.Namespace) -> None:
-    from nas._correlation import correlate
-    from nas._tables import TableError, read_architectures, read_recorded
+    from nas.estimation._correlation import correlate
+    from nas.estimation._tables import TableError, read_architectures, read_recorded
 
     truth = read_architectures(args.ground_truth, with_accuracy=True)
     if args.table:
@@ -116,13 +90,13 @@ def _correlate(args: argparse.Namespace) -> None:
         pairs = [(arch.accuracy, recorded[arch.name]) for arch in truth if arch.name in recorded]
         source = f"{args.table} setting {args.setting}"
     else:
-        from nas._store import ResultStore
+        from nas.estimation._store import ResultStore
 
         if not args.budget:
             raise TableError("give either --table CSV --setting NAME or --storage URL --budget NAME")
         if args.storage.startswith("sqlite:///") and not Path(args.storage.removeprefix("sqlite:///")).is_file():
             raise TableError(f"no result database at {args.storage}")
-        stored = ResultStore(args.storage).accuracies(_budget(args), args.dataset)
+        stored = ResultStore(args.storage).accuracies(budget_from_args(args), args.dataset, args.numerics)
         pairs = [(arch.accuracy, stored[arch.genotype.hash()]) for arch in truth if arch.genotype.hash() in stored]
         source = f"{args.storage} budget {args.budget}"
     if len(pairs) < 3:
@@ -130,7 +104,7 @@ def _correlate(args: argparse.Namespace) -> None:
     full, budgeted = zip(*pairs)
     result = correlate(full, budgeted, seed=args.seed)
     low, high = result.spearman_ci
-    _emit(
+    emit(
         args,
         result.to_dict(),
         f"Spearman r_s {result.spearman:.3f} (95% CI {low:.3f} to {high:.3f}), Kendall tau {result.kendall:.3f}, "
@@ -138,28 +112,7 @@ def _correlate(args: argparse.Namespace) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nas", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    def command(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=handler)
-        sub.add_argument("--json", action="store_true", help="print one JSON object")
-        return sub
-
-    def budget_options(sub: argparse.ArgumentParser, required: bool = True) -> None:
-        sub.add_argument("--budget", required=required, help=f"preset: {', '.join(PRESETS)}")
-        sub.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override budget fields")
-
-    def training_options(sub: argparse.ArgumentParser) -> None:
-        budget_options(sub)
-        sub.add_argument("--data", required=True, help="CIFAR zip, ImageFolder folder, cifar10:ROOT, cifar100:ROOT or synthetic")
-        sub.add_argument("--download", action="store_true", help="let torchvision download CIFAR into ROOT")
-        sub.add_argument("--cache-dir", help="decoded-image cache (default $OPTUNA_MIP_CACHE or ~/.cache/optuna-mip)")
-        sub.add_argument("--device", help="cuda or cpu (default: cuda when available)")
-        sub.add_argument("--quiet", action="store_true", help="no progress bars")
-
+def register(command: Commands) -> None:
     sub = command("describe", _describe, "parameters and FLOPs of a genotype's CIFAR network")
     sub.add_argument("genotype")
     sub.add_argument("--layers", type=int, default=20)
@@ -184,18 +137,6 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--setting", help="setting of --table to correlate")
     sub.add_argument("--storage", default=DEFAULT_STORAGE, help="database URL of estimated results")
     sub.add_argument("--dataset", help="only results on this dataset key (default: any)")
+    sub.add_argument("--numerics", help="only results that ran in this arithmetic, e.g. cpu-fp32 or cuda-fp16 (default: any)")
     sub.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     budget_options(sub, required=False)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return args.handler(args) or 0
-    except NasError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished results are stored; run the same command again to resume", file=sys.stderr)
-        return 130

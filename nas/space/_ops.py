@@ -40,6 +40,18 @@ class SepConv(nn.Sequential):
         )
 
 
+class PoolBN(nn.Sequential):
+    """3x3 pooling followed by an affine batch norm, as in the authors' networks (pt.darts)."""
+
+    def __init__(self, kind: str, c: int, stride: int) -> None:
+        pool = (
+            nn.MaxPool2d(3, stride=stride, padding=1)
+            if kind == "max"
+            else nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+        )
+        super().__init__(pool, nn.BatchNorm2d(c))
+
+
 class Zero(nn.Module):
     def __init__(self, stride: int) -> None:
         super().__init__()
@@ -71,8 +83,8 @@ class FactorizedReduce(nn.Module):
 
 OPERATION_BUILDERS: dict[str, Callable[[int, int], nn.Module]] = {
     "none": lambda c, stride: Zero(stride),
-    "avg_pool_3x3": lambda c, stride: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
-    "max_pool_3x3": lambda c, stride: nn.MaxPool2d(3, stride=stride, padding=1),
+    "avg_pool_3x3": lambda c, stride: PoolBN("avg", c, stride),
+    "max_pool_3x3": lambda c, stride: PoolBN("max", c, stride),
     "skip_connect": lambda c, stride: nn.Identity() if stride == 1 else FactorizedReduce(c, c),
     "sep_conv_3x3": lambda c, stride: SepConv(c, c, 3, stride, 1),
     "sep_conv_5x5": lambda c, stride: SepConv(c, c, 5, stride, 2),

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from nas._genotype import CELL_INPUTS, Cell, Genotype
-from nas._ops import OPERATION_BUILDERS, FactorizedReduce, ReLUConvBN
+from nas.space._genotype import CELL_INPUTS, Cell, Genotype
+from nas.space._ops import OPERATION_BUILDERS, FactorizedReduce, ReLUConvBN
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -64,7 +64,9 @@ class AuxiliaryHead(nn.Module):
     def __init__(self, c: int, num_classes: int) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.ReLU(inplace=True),
+            # Not in place: with 3 layers or fewer the head sits after the last cell, whose output
+            # also feeds the classifier.
+            nn.ReLU(inplace=False),
             nn.AdaptiveAvgPool2d(2),
             nn.Conv2d(c, 128, 1, bias=False),
             nn.BatchNorm2d(128),

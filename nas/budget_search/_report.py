@@ -31,7 +31,7 @@ from optuna.trial import FrozenTrial, TrialState
 from plotly.subplots import make_subplots
 from sklearn.ensemble import RandomForestRegressor
 
-from nas._bpe_space import BudgetSpace
+from nas.budget_search._bpe_space import BudgetSpace
 from optuna_mip import plot_importance_history, pruning_history
 from optuna_mip._history import note_markdown
 from optuna_mip._importance import _N_TREES, encode, forest_importances, targets

@@ -27,10 +27,10 @@ import optuna
 import torch
 import yaml
 
-from nas._budget import Budget, field_names
+from nas.estimation._budget import Budget, field_names
 from nas._errors import BudgetError
-from nas._genotype import DARTS_V2
-from nas._model import cifar_network, count_flops
+from nas.space._genotype import DARTS_V2
+from nas.space._model import cifar_network, count_flops
 
 SPACES_DIR = Path(__file__).parent / "spaces"
 TRAIN_IMAGES = 45_000  # CIFAR-10's training split after 5,000 validation images are set apart
@@ -75,7 +75,7 @@ class BudgetSpace:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "BudgetSpace":
-        """Read a space file (``values:`` and ``fixed:``); a bare name means ``nas/spaces/<name>.yaml``."""
+        """Read a space file (``values:`` and ``fixed:``); a bare name means ``nas/budget_search/spaces/<name>.yaml``."""
         path = Path(path)
         if not path.suffix and not path.exists():
             path = SPACES_DIR / f"{path}.yaml"

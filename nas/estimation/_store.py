@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 from dataclasses import fields
 from typing import Iterator
 
@@ -16,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from nas._budget import Budget
+from nas.estimation._budget import Budget
 from nas._errors import StoreError
-from nas._genotype import Genotype
-from nas._trainer import TrainResult
+from nas.space._genotype import Genotype
+from nas.estimation._trainer import CODE_VERSION, NUMERICS, TrainResult
 
 
 class _Base(DeclarativeBase):
@@ -50,8 +51,14 @@ class _ResultRow(_Base):
 _RESULT_FIELDS = [field.name for field in fields(TrainResult)]
 
 
+def result_key(budget: Budget, numerics: str, code_version: int = CODE_VERSION) -> str:
+    """Everything besides architecture and dataset that changes a result: the budget (with its
+    seed), the arithmetic it ran in (:func:`nas.estimation._trainer.numerics`) and the code version."""
+    return json.dumps({"budget": budget.to_dict(), "code_version": code_version, "numerics": numerics}, sort_keys=True)
+
+
 class ResultStore:
-    """Training results keyed by (architecture hash, budget, dataset); the budget includes the seed."""
+    """Training results keyed by (architecture hash, :func:`result_key`, dataset)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -71,16 +78,16 @@ class ResultStore:
             if not sa.inspect(self._engine).has_table(_ResultRow.__tablename__):
                 raise
 
-    def get(self, genotype: Genotype, budget: Budget, dataset: str) -> TrainResult | None:
+    def get(self, genotype: Genotype, budget: Budget, dataset: str, numerics: str) -> TrainResult | None:
         with self._session() as session:
-            row = session.scalars(self._select(genotype, budget, dataset)).first()
+            row = session.scalars(self._select(genotype, result_key(budget, numerics), dataset)).first()
             return None if row is None else TrainResult(**{name: getattr(row, name) for name in _RESULT_FIELDS})
 
-    def put(self, genotype: Genotype, budget: Budget, dataset: str, result: TrainResult) -> None:
+    def put(self, genotype: Genotype, budget: Budget, dataset: str, numerics: str, result: TrainResult) -> None:
         """Store ``result`` unless another worker stored one for the same key first."""
         row = _ResultRow(
             arch_hash=genotype.hash(),
-            budget_key=budget.key(),
+            budget_key=result_key(budget, numerics),
             dataset=dataset,
             genotype=genotype.to_str(),
             **result.to_dict(),
@@ -92,22 +99,24 @@ class ResultStore:
             pass  # a concurrent worker trained the same architecture; its result stands
 
     def count(self, budget: Budget | None = None, dataset: str | None = None) -> int:
+        """Results stored, of this code version under ``budget`` when given (any arithmetic)."""
         query = sa.select(sa.func.count()).select_from(_ResultRow)
         if budget is not None:
-            query = query.where(_ResultRow.budget_key == budget.key())
+            query = query.where(_ResultRow.budget_key.in_(_keys(budget)))
         if dataset is not None:
             query = query.where(_ResultRow.dataset == dataset)
         with self._session() as session:
             return session.scalar(query)
 
-    def accuracies(self, budget: Budget, dataset: str | None = None) -> dict[str, float]:
-        """Successful results under ``budget``, keyed by architecture hash.
+    def accuracies(self, budget: Budget, dataset: str | None = None, numerics: str | None = None) -> dict[str, float]:
+        """Successful results of this code version under ``budget``, keyed by architecture hash.
 
         ``dataset`` is a prefix of the dataset key; without it, the results must all come from one
-        dataset, since accuracies on two datasets do not rank together.
+        dataset, since accuracies on two datasets do not rank together. Likewise for ``numerics``.
         """
-        query = sa.select(_ResultRow.arch_hash, _ResultRow.accuracy, _ResultRow.dataset).where(
-            _ResultRow.budget_key == budget.key(), _ResultRow.status == "ok"
+        keys = _keys(budget) if numerics is None else [result_key(budget, numerics)]
+        query = sa.select(_ResultRow.arch_hash, _ResultRow.accuracy, _ResultRow.dataset, _ResultRow.budget_key).where(
+            _ResultRow.budget_key.in_(keys), _ResultRow.status == "ok"
         )
         if dataset is not None:
             query = query.where(_ResultRow.dataset.startswith(dataset, autoescape=True))
@@ -116,13 +125,16 @@ class ResultStore:
         datasets = sorted({row.dataset for row in rows})
         if len(datasets) > 1:
             raise StoreError(f"results under this budget come from several datasets ({', '.join(datasets)}): pick one with --dataset")
+        kinds = sorted({json.loads(row.budget_key)["numerics"] for row in rows})
+        if len(kinds) > 1:
+            raise StoreError(f"results under this budget ran in several arithmetics ({', '.join(kinds)}): pick one with --numerics")
         return {row.arch_hash: row.accuracy for row in rows}
 
     @staticmethod
-    def _select(genotype: Genotype, budget: Budget, dataset: str) -> sa.Select:
+    def _select(genotype: Genotype, key: str, dataset: str) -> sa.Select:
         return sa.select(_ResultRow).where(
             _ResultRow.arch_hash == genotype.hash(),
-            _ResultRow.budget_key == budget.key(),
+            _ResultRow.budget_key == key,
             _ResultRow.dataset == dataset,
         )
 
@@ -136,6 +148,10 @@ class ResultStore:
             raise
         except exc.DBAPIError as error:
             raise StoreError(f"result database {self.url} failed: {_reason(error)}") from None
+
+
+def _keys(budget: Budget) -> list[str]:
+    return [result_key(budget, kind) for kind in NUMERICS]
 
 
 def _reason(error: Exception) -> str:

@@ -28,14 +28,14 @@ from typing import Any, Sequence
 
 import optuna
 
-from nas._bpe_space import BudgetSpace
-from nas._budget import Budget
-from nas._correlation import Correlation, correlate
-from nas._data import Dataset
+from nas.budget_search._bpe_space import BudgetSpace
+from nas.estimation._budget import Budget
+from nas.estimation._correlation import Correlation, correlate
+from nas.estimation._data import Dataset
 from nas._errors import BudgetError
-from nas._estimate import estimate
-from nas._store import ResultStore
-from nas._tables import Architecture, TableError, read_architectures, read_recorded_table, read_rows
+from nas.estimation._estimate import estimate
+from nas.estimation._store import ResultStore
+from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded_table, read_rows
 
 DEFAULT_PENALTY = 0.1
 

@@ -1,0 +1,59 @@
+"""What every ``python -m nas`` command shares: budget, device, data and output options."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Callable
+
+from nas._errors import NasError
+from nas.estimation._budget import PRESETS, Budget, preset
+
+DEFAULT_STORAGE = "sqlite:///nas.db"
+
+Commands = Callable[[str, Callable, str], argparse.ArgumentParser]
+
+
+def budget_from_args(args: argparse.Namespace) -> Budget:
+    return preset(args.budget).with_settings(args.set)
+
+
+def device_from_args(name: str | None):
+    """The ``--device`` to train on, checked before anything is loaded or stored."""
+    import torch
+
+    from nas.estimation._trainer import default_device
+
+    if name is None:
+        return default_device()
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise NasError(f"unknown device {name!r} (use cpu or cuda)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise NasError("device 'cuda' asked for, but CUDA is not available on this machine")
+    return device
+
+
+def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
+    print(json.dumps(payload) if args.json else text)
+
+
+def load_data(args: argparse.Namespace):
+    from nas.estimation._data import load_dataset
+
+    return load_dataset(args.data, cache_dir=args.cache_dir, download=args.download)
+
+
+def budget_options(sub: argparse.ArgumentParser, required: bool = True) -> None:
+    sub.add_argument("--budget", required=required, help=f"preset: {', '.join(PRESETS)}")
+    sub.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override budget fields")
+
+
+def training_options(sub: argparse.ArgumentParser) -> None:
+    budget_options(sub)
+    sub.add_argument("--data", required=True, help="CIFAR zip, ImageFolder folder, cifar10:ROOT, cifar100:ROOT or synthetic")
+    sub.add_argument("--download", action="store_true", help="let torchvision download CIFAR into ROOT")
+    sub.add_argument("--cache-dir", help="decoded-image cache (default $OPTUNA_MIP_CACHE or ~/.cache/optuna-mip)")
+    sub.add_argument("--device", help="cuda or cpu (default: cuda when available)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -1,0 +1,30 @@
+"""Performance estimation: a budget, the data, the trainer, the result store and rank correlation."""
+
+from nas.estimation._budget import PRESETS, Budget, preset
+from nas.estimation._correlation import Correlation, correlate
+from nas.estimation._data import DataError, Dataset, load_dataset
+from nas.estimation._estimate import dataset_key, estimate, get_or_train
+from nas.estimation._store import ResultStore
+from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded
+from nas.estimation._trainer import TrainResult, train
+
+__all__ = [
+    "PRESETS",
+    "Architecture",
+    "Budget",
+    "Correlation",
+    "DataError",
+    "Dataset",
+    "ResultStore",
+    "TableError",
+    "TrainResult",
+    "correlate",
+    "dataset_key",
+    "estimate",
+    "get_or_train",
+    "load_dataset",
+    "preset",
+    "read_architectures",
+    "read_recorded",
+    "train",
+]

@@ -1,0 +1,59 @@
+"""Per-epoch checkpoints, so that a long training killed at any moment resumes where it stopped.
+
+A checkpoint is one file, written to a temporary name and renamed over the previous one, so a kill
+during the write leaves the last complete checkpoint in place. It holds whatever state the caller
+gives (models, optimisers, schedulers, scalers) plus every random number generator a training
+draws from, so that a resumed run continues exactly as an uninterrupted one would (on CPU).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+_FILE = "checkpoint.pt"
+
+
+def rng_state() -> dict[str, Any]:
+    """The state of Python's, NumPy's and torch's global generators (CUDA's too when present)."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Checkpoint:
+    """The latest checkpoint of one run, in ``folder`` (created on the first save)."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / _FILE
+
+    def save(self, epoch: int, state: dict[str, Any]) -> None:
+        """Record that ``epoch`` epochs are done, with ``state`` and the generators' state."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".partial")
+        torch.save({"epoch": epoch, "state": state, "rng": rng_state()}, partial)
+        os.replace(partial, self.path)
+
+    def load(self, map_location: torch.device | str = "cpu") -> tuple[int, dict[str, Any]] | None:
+        """``(epochs done, state)`` of the latest checkpoint, restoring the generators; ``None`` if none."""
+        self.path.with_suffix(".partial").unlink(missing_ok=True)  # a write that was killed
+        if not self.path.is_file():
+            return None
+        saved = torch.load(self.path, map_location=map_location, weights_only=False)
+        set_rng_state(saved["rng"])
+        return saved["epoch"], saved["state"]
