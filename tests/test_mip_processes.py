@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 import subprocess
+from pathlib import Path
 import sys
 import time
 from typing import Any
@@ -32,8 +32,9 @@ from optuna_mip._rounds import decide_next_round
 from optuna_mip._rounds import RoundSettings
 from optuna_mip._trials import TrialRecord
 
+from _workers import finish, start_script
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+
 
 
 COST = {
@@ -104,26 +105,8 @@ def worker_main(argv: list[str]) -> None:
 
 
 def start_worker(storage: str, study_name: str, n_trials: int, *extra: str) -> subprocess.Popen:
-    # The package need not be installed: the worker imports it from this checkout.
-    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
-    return subprocess.Popen(
-        [sys.executable, __file__, storage, study_name, str(n_trials), *extra],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_script(__file__, storage, study_name, str(n_trials), *extra)
 
-
-def finish(worker: subprocess.Popen) -> list[dict[str, Any]]:
-    try:
-        stdout, stderr = worker.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        raise
-    assert worker.returncode == 0, stderr
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def assert_decisions_are_pure(study: optuna.Study) -> None:

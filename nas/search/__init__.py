@@ -1,5 +1,14 @@
-"""Architecture search on the DARTS space: strategies are Optuna samplers, budgeted training the objective."""
+"""Architecture search on the DARTS space: strategies are Optuna samplers, budgeted training the objective.
 
+The samplers (:class:`RegularizedEvolutionSampler`, :class:`ReinforceSampler`) work on any
+single-objective study with categorical parameters. Their state is derived from the study's
+complete trials and every random draw is seeded by ``(seed, trial number)``, so a resumed study or
+several workers on one storage sample what one uninterrupted process would have, given the same
+complete trials.
+"""
+
+from nas.search._evolution import RegularizedEvolutionSampler
+from nas.search._reinforce import ReinforceSampler
 from nas.search._strategies import STRATEGIES, make_sampler
 
-__all__ = ["STRATEGIES", "make_sampler"]
+__all__ = ["STRATEGIES", "RegularizedEvolutionSampler", "ReinforceSampler", "make_sampler"]

@@ -1,0 +1,86 @@
+"""Regularized evolution (Real et al., "Regularized Evolution for Image Classifier Architecture
+Search", AAAI 2019) as an Optuna sampler over categorical parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optuna.distributions import CategoricalDistribution
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial
+
+from nas.search._base import TrialSeededSampler, choice_index, complete_trials
+
+PARENT_KEY = "evolution:parent"
+MUTATED_KEY = "evolution:mutated"
+
+
+class RegularizedEvolutionSampler(TrialSeededSampler):
+    """Aging evolution: mutate the best of a random sample of the youngest trials.
+
+    Until ``population_size`` trials are complete, trials are random. After that each trial is a
+    child: ``sample_size`` members are drawn (with replacement, as in Real et al.'s Algorithm 1 and
+    the Zheng et al. authors' ``run_evolution.py``) from the population, and the child copies the
+    best one's categorical values except for one parameter, which takes a different value chosen
+    uniformly. Defaults 50 / 10 are ``run_evolution.py``'s ``--pop_size`` / ``--sample_size``.
+
+    There is no population in memory: the population is the ``population_size`` complete trials
+    with the highest trial numbers, so "the oldest dies" is "the lowest number drops out".
+    Age is the trial number (when the architecture was proposed), not the completion time: it is
+    the same in every worker and in a resumed run, and a slow trial is not kept longer for being
+    slow. Failed, pruned and running trials are never members.
+
+    The parent's number and the mutated parameter's name are written to the child trial's system
+    attributes ``evolution:parent`` and ``evolution:mutated``.
+
+    With the DARTS parameterisation of :func:`nas.space.suggest_genotype` one mutation changes one
+    node's operation on one input, or that node's pair of inputs.
+
+    Args:
+        population_size: Number of youngest complete trials that form the population.
+        sample_size: Tournament size.
+        seed: Seed of every random draw, combined with the trial number (see :mod:`nas.search`).
+    """
+
+    def __init__(
+        self, population_size: int = 50, sample_size: int = 10, seed: int | None = None
+    ) -> None:
+        if population_size < 1:
+            raise ValueError(f"population_size must be at least 1, got {population_size}")
+        if sample_size < 1:
+            raise ValueError(f"sample_size must be at least 1, got {sample_size}")
+        super().__init__(seed)
+        self._population_size = population_size
+        self._sample_size = sample_size
+
+    def population(self, study: Study) -> list[FrozenTrial]:
+        """The current population, oldest first (empty while it is still being filled at random)."""
+        trials = complete_trials(study)
+        if len(trials) < self._population_size:
+            return []
+        return trials[-self._population_size :]
+
+    def _sample_categorical(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, CategoricalDistribution]
+    ) -> dict[str, Any]:
+        population = self.population(study)
+        if not population:
+            return {}
+        rng = self._rng(trial, "evolution")
+        tournament = [population[i] for i in rng.integers(len(population), size=self._sample_size)]
+        pick = max if study.direction == StudyDirection.MAXIMIZE else min
+        parent = pick(tournament, key=lambda member: member.value)
+
+        inherited = {
+            name: index
+            for name, distribution in search_space.items()
+            if (index := choice_index(parent, name, distribution)) is not None
+        }
+        mutable = [name for name in sorted(inherited) if len(search_space[name].choices) > 1]
+        if mutable:
+            name = mutable[rng.integers(len(mutable))]
+            others = [i for i in range(len(search_space[name].choices)) if i != inherited[name]]
+            inherited[name] = others[rng.integers(len(others))]
+            study._storage.set_trial_system_attr(trial._trial_id, MUTATED_KEY, name)
+        study._storage.set_trial_system_attr(trial._trial_id, PARENT_KEY, parent.number)
+        return {name: search_space[name].choices[index] for name, index in inherited.items()}
