@@ -278,11 +278,12 @@ def main() -> None:
     by_name = {p.name: p for p in proxies}
     pairs = {pair: combine(" + ".join(pair), "rank average", [by_name[a] for a in pair], "") for pair in itertools.combinations(by_name, 2)}
     best_pair = max(pairs.values(), key=lambda p: spearman(p, truth))
+    best_pair.note = "best of all proxy pairs on these archs (optimistic)"
     if A_PRIORI_PAIR in pairs:
-        pairs[A_PRIORI_PAIR].note = "pair chosen beforehand"
-        combinations.append(pairs[A_PRIORI_PAIR])
+        chosen = pairs[A_PRIORI_PAIR]
+        chosen.note = "pair chosen beforehand" + ("; also the best pair" if chosen is best_pair else "")
+        combinations.append(chosen)
     if best_pair not in combinations:
-        best_pair.note = "best of all proxy pairs on these archs (optimistic)"
         combinations.append(best_pair)
 
     gpu_hours = {r.setting: r.gpu_hours for r in read_recorded_budgets(args.reference)}
