@@ -1,20 +1,25 @@
-"""Performance estimation: a budget, the data, the trainer, the result store and rank correlation."""
+"""Performance estimation: a budget, the data, the trainer, zero-cost proxies, the result store and rank
+correlation."""
 
 from nas.estimation._budget import PRESETS, Budget, preset
 from nas.estimation._correlation import Correlation, correlate
 from nas.estimation._data import DataError, Dataset, load_dataset
 from nas.estimation._estimate import dataset_key, estimate, get_or_train
+from nas.estimation._proxies import PROXIES, ProxyError, ProxyResult, score
 from nas.estimation._store import ResultStore
 from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded
 from nas.estimation._trainer import TrainResult, train
 
 __all__ = [
     "PRESETS",
+    "PROXIES",
     "Architecture",
     "Budget",
     "Correlation",
     "DataError",
     "Dataset",
+    "ProxyError",
+    "ProxyResult",
     "ResultStore",
     "TableError",
     "TrainResult",
@@ -26,5 +31,6 @@ __all__ = [
     "preset",
     "read_architectures",
     "read_recorded",
+    "score",
     "train",
 ]

@@ -101,6 +101,20 @@ def _autocast(budget: Budget, device: torch.device) -> contextlib.AbstractContex
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def training_batches(splits: Splits, dataset: Dataset, budget: Budget, device: torch.device, *, seed: int) -> BatchLoader:
+    """The budget's training batches on ``device``, shuffled and augmented as ``seed`` draws them."""
+    return BatchLoader(
+        splits.train,
+        batch_size=budget.batch_size,
+        train=True,
+        mean=dataset.mean,
+        std=dataset.std,
+        device=device,
+        seed=seed,
+        cutout=budget.cutout,
+    )
+
+
 def build_network(genotype: Genotype, budget: Budget, num_classes: int, device: torch.device) -> Network:
     """The budget's network on ``device``, channels-last: depth-wise convolutions, most of this
     space's work, run several times faster that way on both oneDNN (CPU) and cuDNN."""
@@ -134,16 +148,7 @@ def train(
     model = build_network(genotype, budget, dataset.num_classes, device)
     flops = count_flops(model, budget.image_size)
     params = count_parameters(model)
-    train_loader = BatchLoader(
-        splits.train,
-        batch_size=budget.batch_size,
-        train=True,
-        mean=dataset.mean,
-        std=dataset.std,
-        device=device,
-        seed=budget.seed,
-        cutout=budget.cutout,
-    )
+    train_loader = training_batches(splits, dataset, budget, device, seed=budget.seed)
     valid_loader = BatchLoader(
         splits.valid, batch_size=512, train=False, mean=dataset.mean, std=dataset.std, device=device
     )
