@@ -1,9 +1,10 @@
+import argparse
 import sqlite3
 
 import pytest
 
 from _cli import REFERENCE, run_json, run_nas
-from nas import DARTS_V2
+from nas import DARTS_V2, sample_genotype
 
 
 def test_describe_darts_v2():
@@ -80,3 +81,47 @@ def test_bad_input_keeps_stored_results(tmp_path):
     _assert_one_line_error(run_nas("train", DARTS_V2.to_str(), *args, "--set", "lr=-1"), "lr")
     with sqlite3.connect(tmp_path / "r.db") as connection:
         assert connection.execute("select count(*) from nas_results").fetchone()[0] == 1
+
+
+def test_help_lists_every_budget_key_and_documents_every_option():
+    from nas.cli import _parser
+    from nas.estimation._budget import field_names
+
+    done = run_nas("train", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())  # argparse wraps lines
+    assert all(key in text for key in field_names())
+    assert "(default: 0)" in " ".join(run_nas("correlate", "--help").stdout.split())  # --seed shows its default
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        undocumented = [a.dest for a in sub._actions if not a.help]
+        assert not undocumented, f"{name}: {undocumented}"
+
+
+def test_estimate_on_a_header_only_csv_is_an_error(tmp_path):
+    archs = tmp_path / "archs.csv"
+    archs.write_text("arch,genotype\n")
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    done = run_nas("estimate", "--archs", str(archs), "--budget", "bpe1", "--data", "synthetic", "--storage", url)
+    _assert_one_line_error(done, "archs.csv", "no rows")
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_estimate_progress_is_one_clean_line_per_architecture_in_a_log(tmp_path):
+    archs = tmp_path / "archs.csv"
+    archs.write_text("arch,genotype\n" + "".join(f'a{i},"{sample_genotype(i).to_str()}"\n' for i in range(2)))
+    done = run_nas(
+        "estimate", "--archs", str(archs), "--budget", "bpe1", "--data", "synthetic:128", "--cache-dir", str(tmp_path),
+        "--storage", f"sqlite:///{tmp_path / 'r.db'}", "--set", "epochs=1", "layers=2", "channels=2", "batch_size=16",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "it/s" not in done.stderr  # no tqdm bar in a pipe
+    lines = [line for line in done.stderr.splitlines() if line.startswith("estimate ")]
+    assert [line.split(" | ")[0] for line in lines] == ["estimate 1/2", "estimate 2/2"]
+    assert all("elapsed" in line and "left ~" in line for line in lines)
+    quiet = run_nas(
+        "estimate", "--archs", str(archs), "--budget", "bpe1", "--data", "synthetic:128", "--cache-dir", str(tmp_path),
+        "--storage", f"sqlite:///{tmp_path / 'r.db'}", "--set", "epochs=1", "layers=2", "channels=2", "batch_size=16",
+        "--quiet",
+    )
+    assert quiet.returncode == 0 and quiet.stderr == ""

@@ -375,6 +375,18 @@ def test_zip_round_trip_cache_hit_and_invalidation(tmp_path: Path, counted_decod
     assert counted_decodes == [8, 8] and len(list(cache.glob("*.pt"))) == 1 and not cached.exists()
 
 
+def test_cache_is_keyed_by_resolved_path(tmp_path: Path, counted_decodes: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "data").mkdir()
+    archive = write_zip(tmp_path / "data" / "tiny.zip", tiny_members())
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    cache = tmp_path / "cache"
+    names = {load_dataset(source, cache_dir=cache).name for source in (archive, "../data/tiny.zip", tmp_path / "link" / "tiny.zip")}
+    assert counted_decodes == [8] and len(list(cache.glob("*.pt"))) == 1  # relative, absolute and linked: one decode
+    assert len(names) == 1 and names.pop().startswith("tiny-")
+
+
 def test_cache_dir_defaults_to_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "env-cache"))
     load_dataset(write_zip(tmp_path / "tiny.zip", tiny_members()))

@@ -213,3 +213,68 @@ def test_write_report_without_complete_trials(tmp_path) -> None:
     text = nas.write_report(study, SYNTHETIC, tmp_path).read_text()
     assert "No complete trial yet." in text and "- Trials: 1 (1 fail)" in text
     assert nas.budget_table(study, SYNTHETIC) == []
+
+
+# ----------------------------------------------------------------------------------- noise
+
+
+def _budget_study(measured: list[tuple[int, float, tuple[float, float]]], n_architectures: int = 10) -> optuna.Study:
+    """One trial per (layers, r_s, 95% interval), each r_s measured on ``n_architectures`` architectures."""
+    distributions = {"layers": CategoricalDistribution([3, 5, 8])}
+    study = optuna.create_study(direction="maximize")
+    for layers, r_s, ci in measured:
+        attrs = {
+            "r_s": r_s, "r_s_ci": list(ci), "kendall": r_s * 0.7, "cost": 0.1,
+            "R_b": {f"a{i}": 0.5 for i in range(n_architectures)}, "training_flops": 2.0e12, "mean_seconds": 3.25,
+        }
+        study.add_trial(
+            optuna.trial.create_trial(params={"layers": layers}, distributions=distributions, value=r_s, user_attrs=attrs)
+        )
+    return study
+
+
+def test_a_wide_interval_is_called_noise_with_the_architectures_it_would_take() -> None:
+    # The demo's numbers: r_s 0.818 in [0.31, 0.99] on 10 architectures; the next budget has r_s 0.75.
+    study = _budget_study([(3, 0.818, (0.31, 0.99)), (5, 0.75, (0.2, 0.95)), (8, 0.2, (-0.5, 0.7))])
+    verdict = nas.budget_search.noise_verdict(study, SYNTHETIC)
+    assert verdict.startswith("Not distinguishable from noise")
+    assert "on 10 architectures" in verdict and "r_s of 1 other budget(s) (up to 0.750)" in verdict
+    assert "about 559 architectures" in verdict  # 10 * ((0.818 - 0.31) / (0.818 - 0.75))^2 = 558.1
+
+
+def test_a_budget_clear_of_the_others_is_distinguishable() -> None:
+    study = _budget_study([(3, 0.9, (0.85, 0.95)), (5, 0.6, (0.5, 0.7)), (8, 0.3, (0.1, 0.5))], n_architectures=100)
+    verdict = nas.budget_search.noise_verdict(study, SYNTHETIC)
+    assert verdict.startswith("Distinguishable from noise") and "above the next best budget's r_s (0.600)" in verdict
+
+
+def test_a_single_budget_is_judged_against_no_correlation() -> None:
+    assert nas.budget_search.noise_verdict(_budget_study([(3, 0.4, (-0.2, 0.8))]), SYNTHETIC).startswith(
+        "Not distinguishable from noise"
+    )
+    assert "zero (no correlation)" in nas.budget_search.noise_verdict(_budget_study([(3, 0.4, (0.1, 0.8))]), SYNTHETIC)
+
+
+def test_importances_at_their_null_are_called_noise() -> None:
+    rng = np.random.default_rng(2)  # pure noise; with 3 parameters about 1 seed in 7 clears a 95th percentile by chance
+    distributions = {name: CategoricalDistribution(list(values)) for name, values in SYNTHETIC.values.items()}
+    study = optuna.create_study(direction="maximize")
+    for _ in range(30):  # r_s independent of every parameter
+        r_s = float(rng.normal(0.5, 0.1))
+        params = {name: values[rng.integers(len(values))] for name, values in SYNTHETIC.values.items()}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions=distributions, value=r_s, user_attrs={"r_s": r_s, "r_s_ci": [r_s - 0.3, r_s + 0.3]}
+            )
+        )
+    assert "No hyper-parameter's importance is above its null" in nas.budget_search.noise_verdict(study, SYNTHETIC)
+    driven = nas.budget_search.noise_verdict(synthetic_study(), SYNTHETIC)
+    assert "importance is above its null" not in driven
+
+
+def test_report_states_the_verdict_and_training_costs(tmp_path) -> None:
+    study = _budget_study([(3, 0.818, (0.31, 0.99)), (5, 0.75, (0.2, 0.95))])
+    text = nas.write_report(study, SYNTHETIC, tmp_path).read_text()
+    assert "**Not distinguishable from noise: the best budget's r_s 0.818" in text
+    assert "training seconds / arch (measured here, no data decoding) 3.25" in text
+    assert "training FLOPs / arch (multiply-adds) 2e+12" in text

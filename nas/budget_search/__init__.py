@@ -5,6 +5,7 @@ from nas.budget_search._objectives import RecordedBudget, RecordedObjective, Tra
 from nas.budget_search._report import (
     budget_table,
     format_table,
+    noise_verdict,
     null_importances,
     parameter_importances,
     plot_hyperparameter_effects,
@@ -20,6 +21,7 @@ __all__ = [
     "TrainingObjective",
     "budget_table",
     "format_table",
+    "noise_verdict",
     "null_importances",
     "parameter_importances",
     "plot_hyperparameter_effects",

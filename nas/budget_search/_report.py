@@ -7,6 +7,8 @@
 * :func:`null_importances` / :func:`plot_importance_vs_null`: the importances the same forest gives
   when the objective is shuffled. Impurity importance favours parameters with many distinct values
   (they offer more split points to fit noise), so an importance means something only above its null.
+* :func:`noise_verdict`: whether the best budget stands out from the noise of ranking a few
+  architectures, in words, with the number of architectures that would make it stand out.
 * :func:`write_report`: all of the above, MIP's pruning history and Optuna's optimisation history in
   one folder (``report.md`` and HTML figures that open offline).
 
@@ -153,8 +155,8 @@ _ROW_LABELS = {
     "kendall": "Kendall tau",
     "cost": "cost (normalised)",
     "gpu_hours": "GPU-hours / arch",
-    "training_flops": "training FLOPs / arch",
-    "mean_seconds": "seconds / arch",
+    "training_flops": "training FLOPs / arch (multiply-adds)",
+    "mean_seconds": "training seconds / arch (measured here, no data decoding)",
     "objective": "objective",
     "n_trials": "trials at this budget",
 }
@@ -381,6 +383,88 @@ def plot_importance_vs_null(
     return _importance_vs_null_figure(importance, null)
 
 
+# --------------------------------------------------------------------------------------- noise
+
+
+def _architecture_count(trial: FrozenTrial) -> int | None:
+    """Architectures the trial's r_s was measured on (its ``R_b``), when the objective recorded them."""
+    ranked = trial.user_attrs.get("R_b")
+    return len(ranked) if isinstance(ranked, dict) else None
+
+
+def _separation_verdict(rows: Sequence[dict[str, Any]], n_architectures: int | None) -> tuple[bool, str]:
+    """Whether the best budget's r_s stands clear of the other budgets', and the sentence that says so.
+
+    Rule: the best budget (``rows[0]``) is distinguishable when the highest r_s of the other
+    budgets (0, no correlation, when there is none) lies below the lower end of the best's 95 %
+    interval. Otherwise, the interval's lower half-width h = r_s - low shrinks about as 1/sqrt(n) with
+    n architectures, so it falls below the gap d to that r_s at n ~ n_now * (h / d)^2.
+    """
+    best = rows[0]
+    r_s, ci = best["r_s"], best["r_s_ci"]
+    if r_s is None or ci is None:
+        return False, "The best trial recorded no r_s interval, so its noise cannot be judged."
+    others = [row["r_s"] for row in rows[1:] if row["r_s"] is not None]
+    rival, what = (max(others), "the next best budget's r_s") if others else (0.0, "zero (no correlation)")
+    on = f" on {n_architectures} architectures" if n_architectures else ""
+    measured = f"r_s {r_s:.3f} has the 95% interval [{ci[0]:.2f}, {ci[1]:.2f}]{on}"
+    if rival < ci[0]:
+        return True, f"Distinguishable from noise: the best budget's {measured}, above {what} ({rival:.3f})."
+    inside = sum(ci[0] <= other for other in others)
+    holds = f"which holds the r_s of {inside} other budget(s) (up to {rival:.3f})" if others else f"which holds {what}"
+    gap, half_width = r_s - rival, r_s - ci[0]
+    if gap <= 0:
+        needed = "no number of architectures would separate them: another budget's r_s is as high."
+    elif n_architectures:
+        count = math.ceil(n_architectures * (half_width / gap) ** 2)
+        needed = (
+            f"separating it from {what} ({gap:.3f} lower) would take about {count} architectures "
+            f"({n_architectures} x ({half_width:.2f} / {gap:.3f})^2: the interval narrows as 1/sqrt(n))."
+        )
+    else:
+        needed = f"its interval would have to shrink {half_width / gap:.1f}-fold (it narrows as 1/sqrt(n))."
+    return False, f"Not distinguishable from noise: the best budget's {measured}, {holds}; {needed}"
+
+
+def _importance_verdict(importance: dict[str, float], null: dict[str, tuple[float, float]]) -> str | None:
+    """A sentence when no hyper-parameter's importance clears its null's 95th percentile."""
+    if not importance or not null or any(importance[name] > null[name][1] for name in importance):
+        return None
+    return (
+        "No hyper-parameter's importance is above its null (shuffled r_s): which parameters MIP fixed, "
+        "and at which values, is not distinguishable from noise either."
+    )
+
+
+def _verdict(
+    complete: Sequence[FrozenTrial], rows: Sequence[dict[str, Any]], importance: dict[str, float], null: dict[str, tuple[float, float]]
+) -> str:
+    if not rows:
+        return "No complete trial yet: nothing to judge."
+    best = next(t for t in complete if t.number == rows[0]["trial"])
+    _, sentence = _separation_verdict(rows, _architecture_count(best))
+    remark = _importance_verdict(importance, null)
+    return f"{sentence} {remark}" if remark else sentence
+
+
+def noise_verdict(study: optuna.Study, space: BudgetSpace, *, n_shuffles: int = 20, seed: int = 0) -> str:
+    """In words: is the best budget distinguishable from noise, and how many architectures would make it so?
+
+    A best budget picked from a handful of architectures often has an r_s interval that holds the
+    other budgets' r_s: its rank among budgets is then a draw, not a finding. The sentence starts
+    with "Distinguishable from noise" or "Not distinguishable from noise"; the rule is
+    :func:`_separation_verdict`'s. It adds a sentence when no importance clears its null
+    (:func:`null_importances`), since MIP's decisions are then noise too. This is the verdict of
+    :func:`write_report`'s "Best budget" section.
+    """
+    return _verdict(
+        _complete_trials(study),
+        budget_table(study, space, top=len(study.trials)),
+        parameter_importances(study, space, seed),
+        null_importances(study, space, n_shuffles, seed),
+    )
+
+
 # --------------------------------------------------------------------------------------- report
 
 
@@ -407,17 +491,20 @@ def _spend_lines(complete: Sequence[FrozenTrial]) -> list[str]:
     return lines
 
 
-def _best_lines(complete: Sequence[FrozenTrial], rows: Sequence[dict[str, Any]], space: BudgetSpace) -> list[str]:
+def _best_lines(complete: Sequence[FrozenTrial], rows: Sequence[dict[str, Any]], space: BudgetSpace, verdict: str) -> list[str]:
     if not complete:
         return ["No complete trial yet."]
     row = rows[0]
     setting = f" (recorded setting `{row['setting']}`)" if "setting" in row else ""
     params = ", ".join(f"{name}={row[name]}" for name in space.values)
+    costs = "".join(f", {_ROW_LABELS[name]} {_format_value(name, row[name])}" for name in _OPTIONAL_COSTS if name in row)
     return [
         f"Trial {row['trial']}{setting}: objective {row['objective']:.4f}, r_s {_format_value('r_s', row['r_s'])}"
-        f" (95% CI {_format_value('r_s_ci', row['r_s_ci'])}), cost {_format_value('cost', row['cost'])}.",
+        f" (95% CI {_format_value('r_s_ci', row['r_s_ci'])}), cost {_format_value('cost', row['cost'])} (normalised){costs}.",
         "",
         f"Budget: `{params}`",
+        "",
+        f"**{verdict}**",
     ]
 
 
@@ -472,7 +559,9 @@ def write_report(
         figure.write_html(out / name, include_plotlyjs="directory")
 
     decisions = pruning_history(study)
-    rows = budget_table(study, space)
+    every_budget = budget_table(study, space, top=len(complete))
+    rows = every_budget[:5]
+    verdict = _verdict(complete, every_budget, importance, null)
     lines = [
         f"# Budget search: {study.study_name}",
         "",
@@ -481,7 +570,7 @@ def write_report(
         "",
         "## Best budget",
         "",
-        *_best_lines(complete, rows, space),
+        *_best_lines(complete, rows, space, verdict),
         "",
         "## Best distinct budgets (Table 1)",
         "",

@@ -8,16 +8,22 @@ from typing import Callable, Sequence
 
 from nas._errors import NasError
 from nas.cli import _estimation
+from nas.cli._common import HelpFormatter
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nas", description="Budgeted performance estimation and search on the DARTS space.")
+    parser = argparse.ArgumentParser(
+        prog="nas",
+        description="Budgeted performance estimation and search on the DARTS space.",
+        epilog="Run 'python -m nas COMMAND --help' for a command's options.",
+        formatter_class=HelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = commands.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
         sub.set_defaults(handler=handler)
-        sub.add_argument("--json", action="store_true", help="print one JSON object")
+        sub.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
         return sub
 
     _estimation.register(command)

@@ -7,11 +7,24 @@ import json
 from typing import Any, Callable
 
 from nas._errors import NasError
-from nas.estimation._budget import PRESETS, Budget, preset
+from nas.estimation._budget import PRESETS, Budget, field_names, preset
 
 DEFAULT_STORAGE = "sqlite:///nas.db"
 
 Commands = Callable[[str, Callable, str], argparse.ArgumentParser]
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default, and descriptions laid out as written.
+
+    An option without a default (None, False, an empty list) gets none appended: its help says what
+    happens when it is left out.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def budget_from_args(args: argparse.Namespace) -> Budget:
@@ -46,14 +59,26 @@ def load_data(args: argparse.Namespace):
 
 
 def budget_options(sub: argparse.ArgumentParser, required: bool = True) -> None:
-    sub.add_argument("--budget", required=required, help=f"preset: {', '.join(PRESETS)}")
-    sub.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override budget fields")
+    sub.add_argument("--budget", required=required, help=f"budget preset to start from: {', '.join(PRESETS)}")
+    sub.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override fields of the preset, e.g. --set epochs=3 train_fraction=0.1; keys: {', '.join(field_names())}",
+    )
 
 
 def training_options(sub: argparse.ArgumentParser) -> None:
     budget_options(sub)
-    sub.add_argument("--data", required=True, help="CIFAR zip, ImageFolder folder, cifar10:ROOT, cifar100:ROOT or synthetic")
+    sub.add_argument(
+        "--data",
+        required=True,
+        help="CIFAR-10 JPEG zip, ImageFolder folder or zip, cifar10:ROOT, cifar100:ROOT, or synthetic[:N[:SEED]]",
+    )
     sub.add_argument("--download", action="store_true", help="let torchvision download CIFAR into ROOT")
-    sub.add_argument("--cache-dir", help="decoded-image cache (default $OPTUNA_MIP_CACHE or ~/.cache/optuna-mip)")
-    sub.add_argument("--device", help="cuda or cpu (default: cuda when available)")
-    sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub.add_argument("--cache-dir", help="decoded-image cache (default: $OPTUNA_MIP_CACHE, else ~/.cache/optuna-mip)")
+    sub.add_argument("--device", help="cuda or cpu (default: cuda when available, else cpu)")
+    sub.add_argument(
+        "--quiet", action="store_true", help="no progress output (bars on a terminal, else one line per step)"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from nas._errors import NasError
@@ -50,7 +51,8 @@ def _train(args: argparse.Namespace) -> int:
     device = device_from_args(args.device)
     dataset = load_data(args)
     store = ResultStore(args.storage) if args.storage else None
-    result = get_or_train(genotype, budget, dataset, store, device=device, progress=not args.quiet)
+    # A bar only on a terminal: in a log file it would be a line of fragments per update.
+    result = get_or_train(genotype, budget, dataset, store, device=device, progress=not args.quiet and sys.stderr.isatty())
     if result.status == "ok":
         text = f"valid accuracy {result.accuracy:.4f} in {result.seconds:.1f} s, final loss {result.loss:.4f}"
     else:
@@ -112,30 +114,45 @@ def _correlate(args: argparse.Namespace) -> None:
     )
 
 
+_GENOTYPE_HELP = "DARTS genotype, e.g. \"Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5], reduce=...)\""
+
+_CORRELATE_MODES = """Spearman r_s (with a 95% bootstrap interval) and Kendall tau between the full-training
+accuracies of --ground-truth and the accuracies of the same architectures under a budget,
+taken from one of two sources:
+
+  recorded:  --table CSV --setting NAME
+             a table of recorded accuracies (columns setting,arch,accuracy), e.g. the
+             paper authors' budget_accuracies.csv; no training.
+  estimated: --storage URL --budget NAME [--set KEY=VALUE ...]
+             the results 'nas estimate' stored in the database for that budget.
+"""
+
+
 def register(command: Commands) -> None:
     sub = command("describe", _describe, "parameters and FLOPs of a genotype's CIFAR network")
-    sub.add_argument("genotype")
-    sub.add_argument("--layers", type=int, default=20)
-    sub.add_argument("--channels", type=int, default=36)
-    sub.add_argument("--image-size", type=int, default=32)
-    sub.add_argument("--classes", type=int, default=10)
+    sub.add_argument("genotype", help=_GENOTYPE_HELP)
+    sub.add_argument("--layers", type=int, default=20, help="cells in the network")
+    sub.add_argument("--channels", type=int, default=36, help="channels of the first cell")
+    sub.add_argument("--image-size", type=int, default=32, help="input side in pixels (FLOPs depend on it)")
+    sub.add_argument("--classes", type=int, default=10, help="number of output classes")
     sub.add_argument("--auxiliary", action="store_true", help="build the auxiliary head (not counted in params)")
 
     sub = command("train", _train, "train one genotype under a budget")
-    sub.add_argument("genotype")
+    sub.add_argument("genotype", help=_GENOTYPE_HELP)
     training_options(sub)
-    sub.add_argument("--storage", help="also look up / store the result in this database URL")
+    sub.add_argument("--storage", help="also look up / store the result in this database URL (default: no database)")
 
     sub = command("estimate", _estimate, "train every architecture of a CSV under one budget (resumable)")
     sub.add_argument("--archs", required=True, help="CSV with columns arch,genotype")
     training_options(sub)
-    sub.add_argument("--storage", default=DEFAULT_STORAGE, help=f"database URL (default {DEFAULT_STORAGE})")
+    sub.add_argument("--storage", default=DEFAULT_STORAGE, help="database URL the results are stored in")
 
     sub = command("correlate", _correlate, "Spearman r_s of a budget's accuracies against full training")
+    sub.description = _CORRELATE_MODES
     sub.add_argument("--ground-truth", required=True, help="CSV with columns arch,genotype,accuracy")
-    sub.add_argument("--table", help="recorded accuracies, CSV with columns setting,arch,accuracy")
-    sub.add_argument("--setting", help="setting of --table to correlate")
-    sub.add_argument("--storage", default=DEFAULT_STORAGE, help="database URL of estimated results")
+    sub.add_argument("--table", help="recorded mode: CSV with columns setting,arch,accuracy")
+    sub.add_argument("--setting", help="recorded mode: the setting of --table to correlate")
+    sub.add_argument("--storage", default=DEFAULT_STORAGE, help="estimated mode: database URL of the stored results")
     sub.add_argument("--dataset", help="only results on this dataset key (default: any)")
     sub.add_argument("--numerics", help="only results that ran in this arithmetic, e.g. cpu-fp32 or cuda-fp16 (default: any)")
     sub.add_argument("--seed", type=int, default=0, help="bootstrap seed")

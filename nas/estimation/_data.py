@@ -303,7 +303,7 @@ class _ZipSource:
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.path = path.resolve()  # the cache key: one cache file for every way of naming the file
         self.name = path.stem
 
     def fingerprint(self) -> str:
@@ -333,12 +333,12 @@ class _FolderSource:
     """Image files below an ImageFolder-layout folder."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.path = path.resolve()  # the cache key: one cache file for every way of naming the folder
         self.name = path.name
         self._stats: dict[str, tuple[int, int]] = {}
-        for entry in _walk(path):
+        for entry in _walk(self.path):
             stat = entry.stat()
-            self._stats[Path(entry.path).relative_to(path).as_posix()] = (stat.st_size, stat.st_mtime_ns)
+            self._stats[Path(entry.path).relative_to(self.path).as_posix()] = (stat.st_size, stat.st_mtime_ns)
         self.members = list(self._stats)
 
     def fingerprint(self) -> str:
@@ -446,7 +446,7 @@ def _content_digest(dataset: Dataset) -> str:
 
 
 def _cache_stem(path: Path) -> str:
-    """A file name prefix for one source: readable, and unique per absolute path."""
+    """A file name prefix for one source: readable, and unique per resolved path."""
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", path.name)
     return f"{readable}-{hashlib.sha256(str(path).encode()).hexdigest()[:10]}"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from tqdm.auto import tqdm
 
+from nas._progress import Progress
 from nas.estimation._budget import Budget
 from nas.estimation._data import Dataset
 from nas.space._genotype import Genotype
@@ -35,12 +35,13 @@ def estimate(
     stopped and several workers on one database share their results.
     """
     results: dict[str, TrainResult] = {}
-    bar = tqdm(architectures, desc="estimate", unit="arch", disable=not progress)
-    for architecture in bar:
-        bar.set_postfix(arch=architecture.name)
-        result = get_or_train(architecture.genotype, budget, dataset, store, device=device, progress=progress)
-        results[architecture.name] = result
-        bar.set_postfix(arch=architecture.name, accuracy=result.accuracy, status=result.status)
+    with Progress(len(architectures), "estimate", quiet=not progress) as overall:
+        inner = progress and not overall.plain  # training bars only on a terminal: in a log they are fragments
+        for architecture in architectures:
+            result = get_or_train(architecture.genotype, budget, dataset, store, device=device, progress=inner)
+            results[architecture.name] = result
+            accuracy = "" if result.accuracy is None else f" {result.accuracy:.3f}"
+            overall.step(f"{architecture.name} {result.status}{accuracy}")
     return results
 
 

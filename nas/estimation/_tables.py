@@ -29,7 +29,7 @@ class Architecture:
 
 
 def read_rows(path: str | os.PathLike, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a CSV that must have ``columns``, each with a value."""
+    """Rows of a CSV that must have ``columns``, each with a value, and at least one row."""
     path = Path(path)
     if not path.is_file():
         raise TableError(f"table not found: {path}")
@@ -42,6 +42,8 @@ def read_rows(path: str | os.PathLike, columns: tuple[str, ...]) -> list[dict[st
             rows = list(reader)
     except (UnicodeDecodeError, csv.Error) as error:
         raise TableError(f"{path} is not a readable CSV file: {error}") from None
+    if not rows:
+        raise TableError(f"{path} has a header but no rows")
     for line, row in enumerate(rows, start=2):
         empty = [column for column in columns if not row[column]]
         if empty:
