@@ -45,13 +45,14 @@ def load_data(args: argparse.Namespace):
     return load_dataset(args.data, cache_dir=args.cache_dir, download=args.download)
 
 
-def budget_options(sub: argparse.ArgumentParser, required: bool = True) -> None:
-    sub.add_argument("--budget", required=required, help=f"preset: {', '.join(PRESETS)}")
+def budget_options(sub: argparse.ArgumentParser, required: bool = True, default: str | None = None) -> None:
+    default_text = f" (default {default})" if default else ""
+    sub.add_argument("--budget", required=required and default is None, default=default, help=f"preset: {', '.join(PRESETS)}{default_text}")
     sub.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override budget fields")
 
 
-def training_options(sub: argparse.ArgumentParser) -> None:
-    budget_options(sub)
+def training_options(sub: argparse.ArgumentParser, budget: str | None = None) -> None:
+    budget_options(sub, default=budget)
     sub.add_argument("--data", required=True, help="CIFAR zip, ImageFolder folder, cifar10:ROOT, cifar100:ROOT or synthetic")
     sub.add_argument("--download", action="store_true", help="let torchvision download CIFAR into ROOT")
     sub.add_argument("--cache-dir", help="decoded-image cache (default $OPTUNA_MIP_CACHE or ~/.cache/optuna-mip)")
