@@ -39,13 +39,15 @@ class Preset:
 
 PRESETS = {
     # Search: 2 epochs of a 5-cell, 8-channel network on 10 % of the images at 16 px (~10 s a trial);
-    # final: 4 epochs of a 6-cell, 12-channel network on 10 % of the images at 32 px.
+    # final: 4 epochs of a 6-cell, 12-channel network on 10 % of the images at 32 px, no auxiliary head.
     "demo": Preset(
         search=nas.preset("bpe1").replace(
             epochs=2, layers=5, channels=8, batch_size=64, lr=0.05, train_fraction=0.1, auxiliary_weight=0.0, drop_path=0.0
         ),
-        final=nas.preset("full").replace(epochs=4, layers=6, channels=12, batch_size=64, train_fraction=0.1, cutout=8),
-        trials=30,
+        final=nas.preset("full").replace(
+            epochs=4, layers=6, channels=12, batch_size=64, train_fraction=0.1, cutout=8, auxiliary_weight=0.0, drop_path=0.0
+        ),
+        trials=20,
     ),
     # The paper's protocol: search under BPE-2, final training at full size.
     "paper": Preset(search=nas.preset("bpe2"), final=nas.preset("full"), trials=300),
