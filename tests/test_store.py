@@ -1,6 +1,9 @@
+import json
+
 import pytest
 
 from nas import DARTS_V2, PRESETS, ResultStore, StoreError, TrainResult, sample_genotype
+from nas.estimation._store import result_key
 
 RESULT = TrainResult("ok", 0.5, 1.0, 100, 10, 0.7, 3, None, "cpu")
 
@@ -96,3 +99,10 @@ def test_results_of_other_arithmetic_or_code_version_are_not_reused(tmp_path):
     with pytest.raises(StoreError, match="several arithmetics"):
         store.accuracies(budget, "d")
     assert store.accuracies(budget, "d", numerics="cpu-fp32") == {sample_genotype(2).hash(): 0.5}
+
+
+def test_fields_added_later_leave_the_key_alone_at_their_default():
+    budget = PRESETS["bpe1"]
+    key = json.loads(result_key(budget, "cpu-fp32"))["budget"]
+    assert "evaluation" not in key and "network" not in key and key["epochs"] == 10
+    assert result_key(budget.replace(evaluation="test-best"), "cpu-fp32") != result_key(budget, "cpu-fp32")

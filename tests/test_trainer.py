@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import torch
 
-from nas import DARTS_V2, Budget, load_dataset, sample_genotype, train
+from nas import DARTS_V2, Budget, cifar_network, count_flops, load_dataset, sample_genotype, train
 
 TINY = Budget(epochs=3, batch_size=32, lr=0.05, layers=3, channels=4, image_size=16)
 
@@ -50,3 +50,49 @@ def test_budgets_the_data_cannot_serve_are_rejected_before_training():
     four_images = dataclasses.replace(tiny, train=tiny.train.subset(torch.arange(4)))
     with pytest.raises(DataError, match="too few"):
         make_splits(four_images, TINY)
+
+
+def test_epoch_hook_sees_each_epoch_and_test_evaluations_pick_last_or_best(synthetic):
+    budget = TINY.replace(epochs=3, evaluation="test-last")
+    seen = []
+    last = train(DARTS_V2, budget, synthetic, device="cpu", progress=False, on_epoch=lambda e, a: seen.append((e, a)))
+    best = train(DARTS_V2, budget.replace(evaluation="test-best"), synthetic, device="cpu", progress=False)
+    assert [epoch for epoch, _ in seen] == [1, 2, 3]
+    accuracies = [accuracy for _, accuracy in seen]
+    assert last.accuracy == accuracies[-1] and best.accuracy == max(accuracies)
+    # Measuring every epoch changes nothing: the same run without a hook ends the same.
+    again = train(DARTS_V2, budget, synthetic, device="cpu", progress=False)
+    assert dataclasses.replace(again, seconds=0) == dataclasses.replace(last, seconds=0)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_checkpointed_training_resumes_to_the_uninterrupted_result(synthetic, tmp_path):
+    from nas.estimation._checkpoint import Checkpoint
+
+    budget = TINY.replace(epochs=4, cutout=8, drop_path=0.2, auxiliary_weight=0.4, layers=4, train_fraction=0.5)
+    genotype = sample_genotype(3)
+    uninterrupted = train(genotype, budget, synthetic, device="cpu", progress=False)
+
+    def stop_after_two(epoch, accuracy):
+        if epoch == 2:
+            raise _Stop
+
+    checkpoint = Checkpoint(tmp_path)
+    with pytest.raises(_Stop):
+        train(genotype, budget, synthetic, device="cpu", progress=False, checkpoint=checkpoint, on_epoch=stop_after_two)
+    assert checkpoint.epochs_done() == 2
+    resumed = train(genotype, budget, synthetic, device="cpu", progress=False, checkpoint=checkpoint)
+    assert checkpoint.epochs_done() == 4
+    assert (resumed.accuracy, resumed.loss) == (uninterrupted.accuracy, uninterrupted.loss)
+    restarted = train(genotype, budget.replace(seed=1), synthetic, device="cpu", progress=False)
+    assert restarted.loss != uninterrupted.loss  # the comparison above can tell runs apart
+
+
+def test_imagenet_network_trains_on_the_test_split(synthetic):
+    budget = TINY.replace(epochs=1, image_size=64, layers=3, channels=8, network="imagenet", evaluation="test-last")
+    result = train(DARTS_V2, budget, synthetic, device="cpu", progress=False)
+    cifar = cifar_network(DARTS_V2, channels=8, layers=3)
+    assert result.status == "ok" and result.flops < count_flops(cifar, 64) / 32  # two stride-2 stems: 8x smaller maps

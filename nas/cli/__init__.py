@@ -7,7 +7,7 @@ import sys
 from typing import Callable, Sequence
 
 from nas._errors import NasError
-from nas.cli import _estimation
+from nas.cli import _estimation, _search
 from nas.cli._common import HelpFormatter
 
 
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     _estimation.register(command)
+    _search.register(command)
     return parser
 
 

@@ -58,8 +58,13 @@ def load_data(args: argparse.Namespace):
     return load_dataset(args.data, cache_dir=args.cache_dir, download=args.download)
 
 
-def budget_options(sub: argparse.ArgumentParser, required: bool = True) -> None:
-    sub.add_argument("--budget", required=required, help=f"budget preset to start from: {', '.join(PRESETS)}")
+def budget_options(sub: argparse.ArgumentParser, required: bool = True, default: str | None = None) -> None:
+    sub.add_argument(
+        "--budget",
+        required=required and default is None,
+        default=default,
+        help=f"budget preset to start from: {', '.join(PRESETS)}",
+    )
     sub.add_argument(
         "--set",
         nargs="*",
@@ -69,8 +74,8 @@ def budget_options(sub: argparse.ArgumentParser, required: bool = True) -> None:
     )
 
 
-def training_options(sub: argparse.ArgumentParser) -> None:
-    budget_options(sub)
+def training_options(sub: argparse.ArgumentParser, budget: str | None = None) -> None:
+    budget_options(sub, default=budget)
     sub.add_argument(
         "--data",
         required=True,

@@ -5,6 +5,7 @@ from nas.estimation._budget import PRESETS, Budget, preset
 from nas.estimation._correlation import Correlation, correlate
 from nas.estimation._data import DataError, Dataset, load_dataset
 from nas.estimation._estimate import dataset_key, estimate, get_or_train
+from nas.estimation._final import evaluate_final
 from nas.estimation._proxies import PROXIES, ProxyError, ProxyResult, score
 from nas.estimation._store import ResultStore
 from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded
@@ -26,6 +27,7 @@ __all__ = [
     "correlate",
     "dataset_key",
     "estimate",
+    "evaluate_final",
     "get_or_train",
     "load_dataset",
     "preset",

@@ -9,6 +9,12 @@ from typing import Any, Iterable
 from nas._errors import BudgetError
 
 PRECISIONS = ("fp32", "mixed")
+# What a training reports: the last epoch's accuracy on the validation split set apart from the
+# training images (ours, for search), the best epoch's accuracy on the test split (the authors'
+# BPE evaluation: trained on all training images, as pt.darts), or the last epoch's test accuracy
+# (final evaluation: the paper's Table 2 column).
+EVALUATIONS = ("valid-last", "test-best", "test-last")
+NETWORKS = ("cifar", "imagenet")
 
 
 @dataclass(frozen=True)
@@ -19,6 +25,8 @@ class Budget:
     ``"mixed"`` (autocast: fp16 on CUDA, bf16 on CPU). ``train_fraction`` samples the training split
     (dataset sampling), ``seed`` seeds initialisation, sampling and augmentation. The optimiser
     follows DARTS: SGD with momentum 0.9, weight decay 3e-4, cosine schedule, gradient clipping 5.
+    ``evaluation`` is one of :data:`EVALUATIONS` and ``network`` the CIFAR network or DARTS's
+    ImageNet mobile-setting network; both change the result, so both are part of its store key.
     """
 
     epochs: int
@@ -36,6 +44,8 @@ class Budget:
     momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
+    evaluation: str = "valid-last"
+    network: str = "cifar"
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -60,6 +70,8 @@ class Budget:
         self._check("momentum", 0 <= self.momentum < 1, "in [0, 1)")
         self._check("weight_decay", self.weight_decay >= 0, ">= 0")
         self._check("grad_clip", self.grad_clip > 0, "> 0")
+        self._check("evaluation", self.evaluation in EVALUATIONS, f"one of {', '.join(EVALUATIONS)}")
+        self._check("network", self.network in NETWORKS, f"one of {', '.join(NETWORKS)}")
 
     def _check(self, name: str, ok: bool, requirement: str) -> None:
         if not ok:
@@ -117,6 +129,20 @@ PRESETS: dict[str, Budget] = {
         image_size=32,
         auxiliary_weight=0.4,
         drop_path=0.2,
+    ),
+    # DARTS's ImageNet mobile setting (14 cells, 48 channels, 224 px), reporting test accuracy. DARTS
+    # also smooths labels (0.1) and decays the rate stepwise; this trainer does neither.
+    "imagenet": Budget(
+        epochs=250,
+        batch_size=128,
+        lr=0.1,
+        layers=14,
+        channels=48,
+        image_size=224,
+        auxiliary_weight=0.4,
+        weight_decay=3e-5,
+        evaluation="test-last",
+        network="imagenet",
     ),
 }
 

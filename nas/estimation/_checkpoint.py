@@ -49,6 +49,12 @@ class Checkpoint:
         torch.save({"epoch": epoch, "state": state, "rng": rng_state()}, partial)
         os.replace(partial, self.path)
 
+    def epochs_done(self) -> int:
+        """Epochs the latest checkpoint holds (0 without one), leaving the generators alone."""
+        if not self.path.is_file():
+            return 0
+        return torch.load(self.path, map_location="cpu", weights_only=False)["epoch"]
+
     def load(self, map_location: torch.device | str = "cpu") -> tuple[int, dict[str, Any]] | None:
         """``(epochs done, state)`` of the latest checkpoint, restoring the generators; ``None`` if none."""
         self.path.with_suffix(".partial").unlink(missing_ok=True)  # a write that was killed

@@ -12,7 +12,8 @@ from nas.estimation._data import Dataset
 from nas.space._genotype import Genotype
 from nas.estimation._store import ResultStore
 from nas.estimation._tables import Architecture
-from nas.estimation._trainer import SPLIT_SEED, VALID_SIZE, TrainResult, default_device, numerics, train
+from nas.estimation._checkpoint import Checkpoint
+from nas.estimation._trainer import SPLIT_SEED, VALID_SIZE, EpochHook, TrainResult, default_device, numerics, train
 
 
 def dataset_key(dataset: Dataset) -> str:
@@ -53,14 +54,18 @@ def get_or_train(
     *,
     device: torch.device | str | None = None,
     progress: bool = True,
+    on_epoch: EpochHook | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> TrainResult:
-    """The stored result of ``genotype`` under ``budget``, or a new training, stored at once."""
+    """The stored result of ``genotype`` under ``budget``, or a new training, stored at once.
+
+    A training stopped by ``on_epoch`` (a pruned trial) raises through and stores nothing."""
     key = dataset_key(dataset)
     device = torch.device(device) if device is not None else default_device()
     arithmetic = numerics(budget, device)
     result = store.get(genotype, budget, key, arithmetic) if store else None
     if result is None:
-        result = train(genotype, budget, dataset, device=device, progress=progress)
+        result = train(genotype, budget, dataset, device=device, progress=progress, on_epoch=on_epoch, checkpoint=checkpoint)
         if store:
             store.put(genotype, budget, key, arithmetic, result)
     return result

@@ -51,10 +51,20 @@ class _ResultRow(_Base):
 _RESULT_FIELDS = [field.name for field in fields(TrainResult)]
 
 
+# Budget fields added after results of this code version were stored: at their default they leave
+# the key as it was, so those results stay found.
+_FIELDS_KEYED_WHEN_CHANGED = {"evaluation": "valid-last", "network": "cifar"}
+
+
 def result_key(budget: Budget, numerics: str, code_version: int = CODE_VERSION) -> str:
     """Everything besides architecture and dataset that changes a result: the budget (with its
     seed), the arithmetic it ran in (:func:`nas.estimation._trainer.numerics`) and the code version."""
-    return json.dumps({"budget": budget.to_dict(), "code_version": code_version, "numerics": numerics}, sort_keys=True)
+    fields = {
+        name: value
+        for name, value in budget.to_dict().items()
+        if _FIELDS_KEYED_WHEN_CHANGED.get(name, object()) != value
+    }
+    return json.dumps({"budget": fields, "code_version": code_version, "numerics": numerics}, sort_keys=True)
 
 
 class ResultStore:

@@ -1,4 +1,4 @@
-"""Train one architecture under a budget and measure its validation accuracy."""
+"""Train one architecture under a budget and measure its accuracy on held-out images."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ import functools
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from nas.estimation._budget import Budget
+from nas.estimation._checkpoint import Checkpoint
 from nas.estimation._data import BatchLoader, DataError, Dataset, ImageSet, resize, subsample, train_valid_split
 from nas._errors import BudgetError
 from nas.space._genotype import Genotype
-from nas.space._model import Network, cifar_network, count_flops, count_parameters
+from nas.space._model import Network, cifar_network, count_flops, count_parameters, imagenet_network
 
 VALID_SIZE = 0.1  # 45,000 / 5,000 on CIFAR-10, as the paper
 SPLIT_SEED = 0  # one validation split for every budget and seed, so rankings compare the same images
@@ -30,7 +31,8 @@ NUMERICS = ("cpu-fp32", "cpu-bf16", "cuda-fp32", "cuda-fp32-tf32", "cuda-fp16")
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What one training run measured. ``accuracy`` is top-1 validation accuracy as a fraction."""
+    """What one training run measured. ``accuracy`` is top-1 held-out accuracy as a fraction (on the
+    validation or the test split, per the budget's ``evaluation``)."""
 
     status: str  # "ok" or "failed"
     accuracy: float | None
@@ -52,15 +54,19 @@ def default_device() -> torch.device:
 
 @dataclass(frozen=True)
 class Splits:
-    """The training and validation images of a budget, resized to its image size."""
+    """The training images of a budget and the held-out images it measures, resized to its image size."""
 
     train: ImageSet
-    valid: ImageSet
+    held_out: ImageSet
 
 
 def make_splits(dataset: Dataset, budget: Budget) -> Splits:
-    """The budget's training and validation images; raises before any training when they cannot serve."""
-    splits = _splits(dataset, budget.image_size, budget.train_fraction, budget.seed)
+    """The budget's training and held-out images; raises before any training when they cannot serve.
+
+    Evaluations on the validation split train on the rest of the training images; evaluations on
+    the test split train on all of them, as DARTS's final training does.
+    """
+    splits = _splits(dataset, budget.image_size, budget.train_fraction, budget.seed, budget.evaluation.startswith("test"))
     if len(splits.train) < budget.batch_size:
         raise BudgetError(
             f"budget field 'batch_size' ({budget.batch_size}) is larger than this budget's "
@@ -70,14 +76,19 @@ def make_splits(dataset: Dataset, budget: Budget) -> Splits:
 
 
 @functools.lru_cache(maxsize=2)
-def _splits(dataset: Dataset, image_size: int, train_fraction: float, seed: int) -> Splits:
+def _splits(dataset: Dataset, image_size: int, train_fraction: float, seed: int, on_test: bool) -> Splits:
     # Cached: a budget search trains many architectures under one budget, and often revisits it.
-    train, valid = train_valid_split(dataset.train, valid_size=VALID_SIZE, seed=SPLIT_SEED)
-    if len(valid) == 0:
-        raise DataError(f"{dataset.name}: {len(dataset.train)} training images are too few to set apart a validation split")
+    if on_test:
+        if len(dataset.test) == 0:
+            raise DataError(f"{dataset.name} has no test images, which a 'test-...' evaluation measures")
+        train, held_out = dataset.train, dataset.test
+    else:
+        train, held_out = train_valid_split(dataset.train, valid_size=VALID_SIZE, seed=SPLIT_SEED)
+        if len(held_out) == 0:
+            raise DataError(f"{dataset.name}: {len(dataset.train)} training images are too few to set apart a validation split")
     if train_fraction < 1:
         train = subsample(train, train_fraction, seed=seed)
-    return Splits(resize(train, image_size), resize(valid, image_size))
+    return Splits(resize(train, image_size), resize(held_out, image_size))
 
 
 def numerics(budget: Budget, device: torch.device | str) -> str:
@@ -118,7 +129,8 @@ def training_batches(splits: Splits, dataset: Dataset, budget: Budget, device: t
 def build_network(genotype: Genotype, budget: Budget, num_classes: int, device: torch.device) -> Network:
     """The budget's network on ``device``, channels-last: depth-wise convolutions, most of this
     space's work, run several times faster that way on both oneDNN (CPU) and cuDNN."""
-    model = cifar_network(
+    factory = imagenet_network if budget.network == "imagenet" else cifar_network
+    model = factory(
         genotype,
         channels=budget.channels,
         layers=budget.layers,
@@ -128,6 +140,11 @@ def build_network(genotype: Genotype, budget: Budget, num_classes: int, device: 
     return model.to(device, memory_format=torch.channels_last)
 
 
+EpochHook = Callable[[int, float], None]
+"""Called after each finished epoch with its number (from 1) and the held-out accuracy then; it may
+raise (``optuna.TrialPruned``) to stop the training, which then returns no result."""
+
+
 def train(
     genotype: Genotype,
     budget: Budget,
@@ -135,8 +152,17 @@ def train(
     *,
     device: torch.device | str | None = None,
     progress: bool = True,
+    on_epoch: EpochHook | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> TrainResult:
-    """Train ``genotype`` under ``budget`` on ``dataset`` and return its validation accuracy.
+    """Train ``genotype`` under ``budget`` on ``dataset`` and return its held-out accuracy.
+
+    Which images are held out and which epoch counts follow ``budget.evaluation``. The held-out
+    images are measured after every epoch only when something needs it (``on_epoch``, or a
+    ``*-best`` evaluation); measuring changes no state, so it does not change the result.
+
+    With ``checkpoint``, the state after each epoch is saved there, and a training found there is
+    continued from its last finished epoch: on CPU it ends exactly as an uninterrupted one.
 
     A non-finite loss ends the run as a ``failed`` result naming the epoch; it never raises, so a
     batch of runs goes on. The data are prepared once per budget (:func:`make_splits` caches them)
@@ -149,16 +175,39 @@ def train(
     flops = count_flops(model, budget.image_size)
     params = count_parameters(model)
     train_loader = training_batches(splits, dataset, budget, device, seed=budget.seed)
-    valid_loader = BatchLoader(
-        splits.valid, batch_size=512, train=False, mean=dataset.mean, std=dataset.std, device=device
+    held_out_loader = BatchLoader(
+        splits.held_out, batch_size=512, train=False, mean=dataset.mean, std=dataset.std, device=device
     )
     step = TrainingStep(model, budget, device)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(step.optimizer, budget.epochs)
+    stateful = {"model": model, "optimizer": step.optimizer, "scheduler": scheduler, "scaler": step.scaler}
+    # What a resumed run needs besides the modules: the last loss, the best accuracy, the time spent.
+    run: dict[str, Any] = {"loss": None, "best": None, "seconds": 0.0}
+    done = 0
+    saved = checkpoint.load(map_location=device) if checkpoint is not None else None
+    if saved is not None:
+        done, state = saved
+        for name, module in stateful.items():
+            module.load_state_dict(state[name])
+        run = state["run"]
+        train_loader.epoch = done
+    keep_best = budget.evaluation.endswith("best")
+    last_accuracy: float | None = None
     started = time.perf_counter()
-    loss_value: float | None = None
-    bar = tqdm(total=budget.epochs * len(train_loader), desc="train", unit="batch", disable=not progress, leave=False)
+
+    def seconds() -> float:
+        return run["seconds"] + time.perf_counter() - started
+
+    bar = tqdm(
+        total=budget.epochs * len(train_loader),
+        initial=done * len(train_loader),
+        desc="train",
+        unit="batch",
+        disable=not progress,
+        leave=False,
+    )
     with bar:
-        for epoch in range(budget.epochs):
+        for epoch in range(done, budget.epochs):
             model.train()
             model.drop_path_prob = budget.drop_path * epoch / budget.epochs
             loss_sum = torch.zeros((), device=device)
@@ -167,15 +216,24 @@ def train(
                 bar.update()
             scheduler.step()
             # One host sync per epoch: checking every step would stall a GPU.
-            loss_value = loss_sum.item() / len(train_loader)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{loss_value:.3f}")
-            if not math.isfinite(loss_value):
-                seconds = time.perf_counter() - started
-                reason = f"non-finite training loss ({loss_value}) in epoch {epoch + 1}"
-                return TrainResult("failed", None, seconds, flops, params, loss_value, epoch + 1, reason, device.type)
-    accuracy = evaluate(model, valid_loader, budget, device)
-    seconds = time.perf_counter() - started
-    return TrainResult("ok", accuracy, seconds, flops, params, loss_value, budget.epochs, None, device.type)
+            run["loss"] = loss_sum.item() / len(train_loader)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{run['loss']:.3f}")
+            if not math.isfinite(run["loss"]):
+                reason = f"non-finite training loss ({run['loss']}) in epoch {epoch + 1}"
+                return TrainResult("failed", None, seconds(), flops, params, run["loss"], epoch + 1, reason, device.type)
+            if on_epoch is not None or keep_best:
+                last_accuracy = evaluate(model, held_out_loader, budget, device)
+                run["best"] = last_accuracy if run["best"] is None else max(run["best"], last_accuracy)
+            if checkpoint is not None:
+                state = {name: module.state_dict() for name, module in stateful.items()}
+                checkpoint.save(epoch + 1, {**state, "run": {**run, "seconds": seconds()}})
+            if on_epoch is not None:
+                on_epoch(epoch + 1, last_accuracy)
+    if keep_best:
+        accuracy = run["best"]
+    else:
+        accuracy = last_accuracy if last_accuracy is not None else evaluate(model, held_out_loader, budget, device)
+    return TrainResult("ok", accuracy, seconds(), flops, params, run["loss"], budget.epochs, None, device.type)
 
 
 class TrainingStep:

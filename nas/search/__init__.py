@@ -8,7 +8,21 @@ complete trials.
 """
 
 from nas.search._evolution import RegularizedEvolutionSampler
+from nas.search._objective import ArchitectureObjective
 from nas.search._reinforce import ReinforceSampler
 from nas.search._strategies import STRATEGIES, make_sampler
+from nas.search._study import best_genotypes, check_study, create_search_study, load_search_study, open_storage, search_setup
 
-__all__ = ["STRATEGIES", "RegularizedEvolutionSampler", "ReinforceSampler", "make_sampler"]
+__all__ = [
+    "STRATEGIES",
+    "ArchitectureObjective",
+    "RegularizedEvolutionSampler",
+    "ReinforceSampler",
+    "best_genotypes",
+    "check_study",
+    "create_search_study",
+    "load_search_study",
+    "make_sampler",
+    "open_storage",
+    "search_setup",
+]

@@ -1,0 +1,188 @@
+"""Architecture-search commands: search (a resumable, shareable Optuna study) and evaluate (final training)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+
+from nas._errors import NasError
+from nas.cli._common import DEFAULT_STORAGE, Commands, budget_from_args, device_from_args, emit, load_data, training_options
+
+PRUNERS = ("none", "median", "hyperband")
+
+
+def _pruner(name: str, epochs: int):
+    import optuna
+
+    if name == "median":
+        # Compare from the first epoch on, once a few trainings have run to their end.
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise NasError(f"unknown pruner {name!r} (known: {', '.join(PRUNERS)})")
+
+
+def _default_study_name(strategy: str, args: argparse.Namespace, setup: dict) -> str:
+    digest = hashlib.sha256(json.dumps([setup["budget"], setup["dataset"]], sort_keys=True).encode()).hexdigest()
+    return f"{strategy}-{args.budget}-{digest[:8]}"
+
+
+def _trial_line(trial, study) -> str:
+    import optuna
+
+    state = trial.state
+    if state == optuna.trial.TrialState.COMPLETE:
+        outcome = f"accuracy {trial.value:.4f}" + (" (stored result)" if trial.user_attrs.get("reused") else "")
+    elif state == optuna.trial.TrialState.PRUNED:
+        outcome = f"pruned after epoch {trial.last_step}"
+    else:
+        outcome = f"failed: {trial.user_attrs.get('reason', 'see the log')}"
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    best = f"{max(t.value for t in complete):.4f}" if complete else "-"
+    return f"trial {trial.number} {trial.user_attrs.get('hash', '?')[:8]} {outcome} | best {best}"
+
+
+def _search(args: argparse.Namespace) -> int:
+    import optuna
+
+    from nas._progress import Progress
+    from nas.estimation._store import ResultStore
+    from nas.estimation._trainer import make_splits
+    from nas.search._objective import ArchitectureObjective
+    from nas.search._strategies import make_sampler
+    from nas.search._study import check_study, complete_trials, create_search_study, open_storage, search_setup
+
+    make_sampler(args.strategy)  # every input is checked before a study or a result is written
+    budget = budget_from_args(args)
+    pruner = _pruner(args.pruner, budget.epochs)
+    if args.trials < 1:
+        raise NasError(f"--trials must be >= 1, got {args.trials}")
+    device = device_from_args(args.device)
+    dataset = load_data(args)
+    make_splits(dataset, budget)
+    setup = search_setup(args.strategy, budget, dataset)
+    name = args.study_name or _default_study_name(args.strategy, args, setup)
+    storage = open_storage(args.storage)
+    existing = check_study(storage, name, setup)
+    # A resumed run or a second worker must not replay the first run's proposals: offset the seed.
+    sampler = make_sampler(args.strategy, None if args.seed is None else args.seed + existing)
+    study = create_search_study(storage, name, setup, sampler, pruner)
+    store = ResultStore(args.storage)
+    # Per-trial lines say enough; a training bar only on a terminal.
+    objective = ArchitectureObjective(budget, dataset, store, device=device, progress=not args.quiet and sys.stderr.isatty())
+    done = len(complete_trials(study))
+    print(f"study {name!r} in {args.storage}: {done} of {args.trials} trials complete", file=sys.stderr)
+    failures = 0
+
+    with Progress(args.trials, "search", done=min(done, args.trials), quiet=args.quiet) as progress:
+
+        def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            nonlocal failures
+            failures += trial.state == optuna.trial.TrialState.FAIL
+            progress.step(_trial_line(trial, study), count=min(len(complete_trials(study)), args.trials) - progress.done)
+            if failures >= args.trials:  # so many failed trainings mean the setup is wrong, not the architectures
+                study.stop()
+
+        if done < args.trials:
+            complete = (optuna.trial.TrialState.COMPLETE,)
+            stop = optuna.study.MaxTrialsCallback(args.trials, states=complete)
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            study.optimize(objective, callbacks=[stop, after_trial], gc_after_trial=False)
+    trials = complete_trials(study)
+    if len(trials) < args.trials:
+        print(f"error: {failures} trials failed before {args.trials} completed; see their 'reason' attribute", file=sys.stderr)
+        return 1
+    best = study.best_trial
+    summary = {
+        "study": name,
+        "storage": args.storage,
+        "strategy": args.strategy,
+        "n_complete": len(trials),
+        "best": {
+            "trial": best.number,
+            "value": best.value,
+            "hash": best.user_attrs["hash"],
+            "genotype": best.user_attrs["genotype"],
+            "params": best.user_attrs["params"],
+            "flops": best.user_attrs["flops"],
+        },
+    }
+    emit(
+        args,
+        summary,
+        f"{len(trials)} trials complete; best trial {best.number}: accuracy {best.value:.4f}, "
+        f"{best.user_attrs['params'] / 1e6:.3f} M params, hash {best.user_attrs['hash']}\n{best.user_attrs['genotype']}",
+    )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from nas._progress import Progress
+    from nas.estimation._final import evaluate_final, final_checkpoint, on_test_split
+    from nas.estimation._store import ResultStore
+    from nas.space._genotype import parse_genotype
+
+    if (args.genotype is None) == (args.study is None):
+        raise NasError("give either a genotype or --study NAME (with --storage and --top K)")
+    if args.top < 1:
+        raise NasError(f"--top must be >= 1, got {args.top}")
+    budget = on_test_split(budget_from_args(args))
+    if args.genotype is not None:
+        candidates = [(None, parse_genotype(args.genotype))]
+    else:
+        from nas.search._study import best_genotypes, load_search_study, open_storage
+
+        candidates = best_genotypes(load_search_study(open_storage(args.storage), args.study), args.top)
+        if not candidates:
+            raise NasError(f"study {args.study!r} has no complete trial yet")
+    device = device_from_args(args.device)
+    dataset = load_data(args)
+    store = ResultStore(args.storage)
+    rows, lines = [], []
+    with Progress(len(candidates), "evaluate", quiet=args.quiet) as progress:
+        for trial, genotype in candidates:
+            checkpoint = final_checkpoint(args.checkpoint_dir, genotype, budget, dataset, device)
+            if 0 < (done := checkpoint.epochs_done()) < budget.epochs:
+                print(f"{genotype.hash()}: resuming from epoch {done} of {budget.epochs} ({checkpoint.folder})", file=sys.stderr)
+            result = evaluate_final(
+                genotype, budget, dataset, store, checkpoint_dir=args.checkpoint_dir, device=device, progress=not args.quiet
+            )
+            row = {"trial": None if trial is None else trial.number, "hash": genotype.hash(), "genotype": genotype.to_str()}
+            rows.append({**row, **result.to_dict(), "test_accuracy": result.accuracy})
+            if result.status == "ok":
+                line = (
+                    f"{genotype.hash()}: test accuracy {result.accuracy:.4f} | params {result.params / 1e6:.3f} M | "
+                    f"FLOPs {result.flops / 1e6:.1f} M | {result.seconds:.0f} s"
+                )
+            else:
+                line = f"{genotype.hash()}: failed: {result.reason}"
+            lines.append(line)
+            progress.step(line)
+    emit(args, {"budget": budget.to_dict(), "results": rows}, "\n".join(lines))
+    return 0 if all(row["status"] == "ok" for row in rows) else 1
+
+
+def register(command: Commands) -> None:
+    from nas.estimation._final import DEFAULT_CHECKPOINT_DIR
+    from nas.search._strategies import STRATEGIES
+
+    sub = command("search", _search, "search architectures with an Optuna sampler under a budget (resumable, parallel)")
+    sub.add_argument("--strategy", required=True, help=f"one of {', '.join(STRATEGIES)}")
+    sub.add_argument("--trials", type=int, required=True, help="run until this many trials are complete")
+    training_options(sub)
+    sub.add_argument("--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL, also the result store (default {DEFAULT_STORAGE})")
+    sub.add_argument("--study-name", help="default: <strategy>-<budget>-<digest of budget and dataset>")
+    sub.add_argument("--seed", type=int, help="sampler seed (default: random; give each worker its own)")
+    sub.add_argument("--pruner", default="none", help=f"stop poor trainings early: {', '.join(PRUNERS)} (default none)")
+
+    sub = command("evaluate", _evaluate, "final training of a genotype, or of a study's best, measured on the test split")
+    sub.add_argument("genotype", nargs="?", help="genotype text (or use --study)")
+    sub.add_argument("--study", help="evaluate the best --top architectures of this search study")
+    sub.add_argument("--top", type=int, default=1, help="how many of the study's best (default 1)")
+    training_options(sub, budget="full")
+    sub.add_argument("--storage", default=DEFAULT_STORAGE, help=f"study storage and result store (default {DEFAULT_STORAGE})")
+    sub.add_argument("--checkpoint-dir", default=DEFAULT_CHECKPOINT_DIR, help=f"per-epoch checkpoints (default {DEFAULT_CHECKPOINT_DIR})")

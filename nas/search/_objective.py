@@ -1,0 +1,63 @@
+"""The objective of architecture search: an architecture's accuracy after training under a budget."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import torch
+
+from nas.estimation._budget import Budget
+from nas.estimation._data import Dataset
+from nas.estimation._estimate import get_or_train
+from nas.estimation._store import ResultStore
+from nas.space._genotype import suggest_genotype
+
+
+class ArchitectureObjective:
+    """Suggest a genotype, train it under ``budget`` through ``store``, return its held-out accuracy.
+
+    An architecture already trained under the budget costs nothing: its stored result answers. A
+    new training reports the accuracy of each epoch (``trial.report``), so a pruner given to the
+    study can stop it early; a pruned training is not stored, since its accuracy is not the budget's.
+    A training that diverges fails the trial (the objective returns NaN) with its ``reason``.
+
+    The genotype's text and hash, its parameters, FLOPs and training seconds are kept as user
+    attributes, where optuna-dashboard shows them and the final evaluation reads them.
+    """
+
+    def __init__(
+        self,
+        budget: Budget,
+        dataset: Dataset,
+        store: ResultStore | None,
+        *,
+        device: torch.device | str | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.budget, self.dataset, self.store = budget, dataset, store
+        self.device, self.progress = device, progress
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        genotype = suggest_genotype(trial)
+        trial.set_user_attr("genotype", genotype.to_str())
+        trial.set_user_attr("hash", genotype.hash())
+
+        reported: list[int] = []
+
+        def report(epoch: int, accuracy: float) -> None:
+            reported.append(epoch)
+            trial.report(accuracy, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {epoch} at accuracy {accuracy:.4f}")
+
+        result = get_or_train(
+            genotype, self.budget, self.dataset, self.store, device=self.device, progress=self.progress, on_epoch=report
+        )
+        for name in ("params", "flops", "seconds"):
+            trial.set_user_attr(name, getattr(result, name))
+        trial.set_user_attr("reused", not reported)  # answered by the result store, not trained
+        if result.status != "ok":
+            trial.set_user_attr("reason", result.reason)
+            return math.nan
+        return result.accuracy

@@ -1,0 +1,113 @@
+"""Architecture-search studies: created once per setup, resumed and shared by workers, read back.
+
+A study records what it searches (strategy, budget, dataset) as user attributes when created; a
+worker that opens it with another setup, or opens a study of another kind (a budget search), gets a
+one-line error before anything is written. Several workers on one PostgreSQL (or SQLite) study
+send heartbeats: a worker killed outright has its running trial failed after a grace period, and
+the trial's architecture is enqueued again, so it is not lost from the search.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import optuna
+import sqlalchemy.exc
+
+from nas._errors import NasError, StoreError
+from nas.estimation._budget import Budget
+from nas.estimation._data import Dataset
+from nas.estimation._estimate import dataset_key
+from nas.space._genotype import Genotype, parse_genotype
+
+KIND = "architecture-search"
+HEARTBEAT_SECONDS = 60
+GRACE_SECONDS = 180
+
+
+def search_setup(strategy: str, budget: Budget, dataset: Dataset) -> dict[str, Any]:
+    """What identifies an architecture search: stored on the study, compared on every reopening."""
+    return {"kind": KIND, "strategy": strategy, "budget": budget.to_dict(), "dataset": dataset_key(dataset)}
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats (an experimental Optuna feature, used on purpose: quiet)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
+            )
+    except ImportError as error:
+        raise StoreError(f"no driver for study storage {url}: {error}") from None
+    except (sqlalchemy.exc.SQLAlchemyError, ValueError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise StoreError(f"cannot open study storage {url}: {reason}") from None
+
+
+def check_study(storage: optuna.storages.BaseStorage, name: str, setup: dict[str, Any]) -> int:
+    """Trials already in study ``name`` (0 when it does not exist); raises if it is another search."""
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return 0
+    recorded = storage.get_study_user_attrs(study_id)
+    if recorded.get("kind") != KIND:
+        raise NasError(f"study {name!r} is not an architecture search (a budget search?): pass another --study-name")
+    for key, value in setup.items():
+        if recorded.get(key) != value:
+            raise NasError(f"study {name!r} searched with another {key} ({_difference(recorded.get(key), value)}): pass another --study-name")
+    return storage.get_n_trials(study_id)
+
+
+def _difference(old: Any, new: Any) -> str:
+    if isinstance(old, dict) and isinstance(new, dict):
+        changed = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+        return ", ".join(f"{key} {old.get(key)!r} there, {new.get(key)!r} here" for key in changed)
+    return f"{old!r} there, {new!r} here"
+
+
+def create_search_study(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    setup: dict[str, Any],
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+) -> optuna.Study:
+    """Create or load study ``name`` (check it first with :func:`check_study`) and record ``setup``."""
+    study = optuna.create_study(
+        storage=storage, study_name=name, direction="maximize", sampler=sampler, pruner=pruner, load_if_exists=True
+    )
+    for key, value in setup.items():
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
+    return study
+
+
+def load_search_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
+    """An existing architecture-search study, for reading its results."""
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        raise NasError(f"no study {name!r} in {getattr(storage, 'url', storage)}") from None
+    if study.user_attrs.get("kind") != KIND:
+        raise NasError(f"study {name!r} is not an architecture search")
+    return study
+
+
+def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+
+
+def best_genotypes(study: optuna.Study, top: int) -> list[tuple[optuna.trial.FrozenTrial, Genotype]]:
+    """The ``top`` best distinct architectures of ``study``, best first, each with its best trial."""
+    chosen: dict[str, tuple[optuna.trial.FrozenTrial, Genotype]] = {}
+    for trial in sorted(complete_trials(study), key=lambda trial: (-trial.value, trial.number)):
+        if len(chosen) == top:
+            break
+        chosen.setdefault(trial.user_attrs["hash"], (trial, parse_genotype(trial.user_attrs["genotype"])))
+    return list(chosen.values())
