@@ -35,6 +35,17 @@ def device_from_args(name: str | None):
     return device
 
 
+def set_threads(threads: int | None) -> None:
+    """Use ``--threads`` torch threads (default: torch's own, the cores or ``OMP_NUM_THREADS``)."""
+    import torch
+
+    if threads is None:
+        return
+    if threads < 1:
+        raise NasError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
 def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
     print(json.dumps(payload) if args.json else text)
 
@@ -57,3 +68,6 @@ def training_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--cache-dir", help="decoded-image cache (default $OPTUNA_MIP_CACHE or ~/.cache/optuna-mip)")
     sub.add_argument("--device", help="cuda or cpu (default: cuda when available)")
     sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub.add_argument(
+        "--threads", type=int, help="torch threads of each training process (default: the cores, shared out among --workers)"
+    )

@@ -14,6 +14,7 @@ from nas.cli._common import (
     device_from_args,
     emit,
     load_data,
+    set_threads,
     training_options,
 )
 from nas.estimation._budget import preset
@@ -48,9 +49,14 @@ def _train(args: argparse.Namespace) -> int:
     genotype = parse_genotype(args.genotype)
     budget = budget_from_args(args)
     device = device_from_args(args.device)
+    if args.retry_failed and not args.storage:
+        raise NasError("--retry-failed needs --storage: without a database nothing failed before")
+    set_threads(args.threads)
     dataset = load_data(args)
     store = ResultStore(args.storage) if args.storage else None
-    result = get_or_train(genotype, budget, dataset, store, device=device, progress=not args.quiet)
+    result = get_or_train(
+        genotype, budget, dataset, store, device=device, progress=not args.quiet, retry_failed=args.retry_failed
+    )
     if result.status == "ok":
         text = f"valid accuracy {result.accuracy:.4f} in {result.seconds:.1f} s, final loss {result.loss:.4f}"
     else:
@@ -60,21 +66,36 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> None:
-    from nas.estimation._estimate import estimate
+    from nas.estimation._estimate import estimate, threads_per_worker
     from nas.estimation._store import ResultStore
     from nas.estimation._tables import read_architectures
 
     architectures = read_architectures(args.archs)
     budget = budget_from_args(args)
     device = device_from_args(args.device)
+    if args.workers < 1:
+        raise NasError(f"--workers must be >= 1, got {args.workers}")
+    threads = threads_per_worker(args.workers) if args.threads is None else args.threads
+    set_threads(threads)
     dataset = load_data(args)
     store = ResultStore(args.storage)
-    results = estimate(architectures, budget, dataset, store, device=device, progress=not args.quiet)
+    results = estimate(
+        architectures,
+        budget,
+        dataset,
+        store,
+        device=device,
+        progress=not args.quiet,
+        retry_failed=args.retry_failed,
+        workers=args.workers,
+        threads=threads,
+    )
     failed = sum(result.status != "ok" for result in results.values())
+    hint = " (stored failures are kept: --retry-failed trains them again)" if failed else ""
     emit(
         args,
         {name: result.to_dict() for name, result in results.items()},
-        f"{len(results)} architectures under this budget ({failed} failed), stored in {args.storage}",
+        f"{len(results)} architectures under this budget ({failed} failed{hint}), stored in {args.storage}",
     )
 
 
@@ -83,6 +104,7 @@ def _correlate(args: argparse.Namespace) -> None:
     from nas.estimation._tables import TableError, read_architectures, read_recorded
 
     truth = read_architectures(args.ground_truth, with_accuracy=True)
+    stored = None
     if args.table:
         if not args.setting:
             raise TableError("--table needs --setting NAME")
@@ -97,19 +119,21 @@ def _correlate(args: argparse.Namespace) -> None:
         if args.storage.startswith("sqlite:///") and not Path(args.storage.removeprefix("sqlite:///")).is_file():
             raise TableError(f"no result database at {args.storage}")
         stored = ResultStore(args.storage).accuracies(budget_from_args(args), args.dataset, args.numerics)
-        pairs = [(arch.accuracy, stored[arch.genotype.hash()]) for arch in truth if arch.genotype.hash() in stored]
+        accuracies = stored.accuracies
+        pairs = [(arch.accuracy, accuracies[arch.genotype.hash()]) for arch in truth if arch.genotype.hash() in accuracies]
         source = f"{args.storage} budget {args.budget}"
     if len(pairs) < 3:
         raise TableError(f"only {len(pairs)} architectures of {args.ground_truth} have results in {source}")
     full, budgeted = zip(*pairs)
     result = correlate(full, budgeted, seed=args.seed)
     low, high = result.spearman_ci
-    emit(
-        args,
-        result.to_dict(),
+    text = (
         f"Spearman r_s {result.spearman:.3f} (95% CI {low:.3f} to {high:.3f}), Kendall tau {result.kendall:.3f}, "
-        f"n {result.n}",
+        f"n {result.n}"
     )
+    if stored is not None and stored.skipped:
+        text += f"\nskipped: {stored.skipped_text()}"
+    emit(args, {**result.to_dict(), "skipped": stored.skipped if stored else {}}, text)
 
 
 def register(command: Commands) -> None:
@@ -125,11 +149,16 @@ def register(command: Commands) -> None:
     sub.add_argument("genotype")
     training_options(sub)
     sub.add_argument("--storage", help="also look up / store the result in this database URL")
+    sub.add_argument("--retry-failed", action="store_true", help="train again if the stored result failed")
 
     sub = command("estimate", _estimate, "train every architecture of a CSV under one budget (resumable)")
     sub.add_argument("--archs", required=True, help="CSV with columns arch,genotype")
     training_options(sub)
     sub.add_argument("--storage", default=DEFAULT_STORAGE, help=f"database URL (default {DEFAULT_STORAGE})")
+    sub.add_argument("--retry-failed", action="store_true", help="train again the architectures whose stored result failed")
+    sub.add_argument(
+        "--workers", type=int, default=1, help="train this many architectures side by side, one process each (default 1)"
+    )
 
     sub = command("correlate", _correlate, "Spearman r_s of a budget's accuracies against full training")
     sub.add_argument("--ground-truth", required=True, help="CSV with columns arch,genotype,accuracy")

@@ -114,6 +114,16 @@ def build_network(genotype: Genotype, budget: Budget, num_classes: int, device: 
     return model.to(device, memory_format=torch.channels_last)
 
 
+@functools.lru_cache(maxsize=4096)
+def network_flops(genotype: Genotype, layers: int, channels: int, image_size: int, num_classes: int) -> int:
+    """:func:`count_flops` of a CIFAR network, without arithmetic: the network is built and run on
+    the ``meta`` device (shapes only), and the count is cached, since a budget search builds the
+    same networks under many budgets."""
+    with torch.device("meta"):
+        model = cifar_network(genotype, channels=channels, layers=layers, num_classes=num_classes)
+    return count_flops(model, image_size)
+
+
 def train(
     genotype: Genotype,
     budget: Budget,
@@ -132,7 +142,7 @@ def train(
     splits = make_splits(dataset, budget)
     torch.manual_seed(budget.seed)
     model = build_network(genotype, budget, dataset.num_classes, device)
-    flops = count_flops(model, budget.image_size)
+    flops = network_flops(genotype, budget.layers, budget.channels, budget.image_size, dataset.num_classes)
     params = count_parameters(model)
     train_loader = BatchLoader(
         splits.train,
