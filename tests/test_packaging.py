@@ -1,6 +1,7 @@
 """The wheel carries the package data that the code loads (the budget spaces' YAML files)."""
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,8 +12,13 @@ from _cli import ROOT
 
 
 def test_wheel_carries_the_budget_spaces_and_an_installed_copy_loads_them(tmp_path):
+    source = tmp_path / "source"  # a copy, so the build leaves no build/ or egg-info in the checkout
+    for package in ("nas", "optuna_mip"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp_path), str(source)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     if built.returncode != 0 and "No module named pip" in built.stderr:
