@@ -200,9 +200,10 @@ class ResultStore:
         ``dataset`` is a prefix of the dataset key; without it, the results must all come from one
         dataset, since accuracies on two datasets do not rank together. Likewise for ``numerics``.
         """
-        query = sa.select(_ResultRow.arch_hash, _ResultRow.accuracy, _ResultRow.dataset, _ResultRow.budget_key, _ResultRow.status)
+        columns = (_ResultRow.arch_hash, _ResultRow.accuracy, _ResultRow.dataset, _ResultRow.budget_key, _ResultRow.status)
+        query = sa.select(*columns).where(_ResultRow.budget_key.in_(_keys_of_any_version(budget)))
         with self._session() as session:
-            rows = session.execute(query.where(_ResultRow.budget_key.in_(_keys_of_any_version(budget)))).all()
+            rows = session.execute(query).all()
         skipped: collections.Counter[str] = collections.Counter()
         comparable = []
         for row in rows:
@@ -244,16 +245,16 @@ class ResultStore:
         A claim that expired (its owner died or hung) is taken over. Enter the returned claim
         (``with claim:``) around the training: it is kept alive while it runs and released after.
         """
-        key = result_key(budget, numerics)
-        where = sa.and_(_ClaimRow.arch_hash == genotype.hash(), _ClaimRow.budget_key == key, _ClaimRow.dataset == dataset)
+        key = {"arch_hash": genotype.hash(), "budget_key": result_key(budget, numerics), "dataset": dataset}
+        where = sa.and_(*(getattr(_ClaimRow, column) == value for column, value in key.items()))
         now = time.time()
-        row = _ClaimRow(arch_hash=genotype.hash(), budget_key=key, dataset=dataset, owner=self.owner, expires_at=now + self.claim_seconds)
+        mine = {"owner": self.owner, "expires_at": now + self.claim_seconds}
         try:
             with self._session() as session:
-                session.add(row)
+                session.add(_ClaimRow(**key, **mine))
         except exc.IntegrityError:  # held: take it over only if it expired (or is our own)
             free = sa.or_(_ClaimRow.expires_at < now, _ClaimRow.owner == self.owner)
-            if not self._update_claim(sa.and_(where, free), owner=self.owner, expires_at=now + self.claim_seconds):
+            if not self._update_claim(sa.and_(where, free), **mine):
                 return None
         return Claim(self, sa.and_(where, _ClaimRow.owner == self.owner))
 
