@@ -61,6 +61,15 @@ class Progress:
         line = f"{self.desc} {self.done}/{self.total} | elapsed {format_seconds(self.elapsed())} | left ~{eta}"
         print(f"{line} | {message}" if message else line, file=self.stream, flush=True)
 
+    def write(self, message: str) -> None:
+        """A line about the job (not a step), printed without breaking the bar."""
+        if self.quiet:
+            return
+        if self._bar is not None:
+            self._bar.write(message, file=self.stream)
+        else:
+            print(message, file=self.stream, flush=True)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()

@@ -207,7 +207,7 @@ def test_subsample_is_stratified_and_seeded() -> None:
             subsample(images, fraction, seed=0)
 
 
-def test_resize_shapes_values_and_memo() -> None:
+def test_resize_shapes_and_values() -> None:
     pixels = torch.zeros(5, 3, 32, 32, dtype=torch.uint8)
     pixels[..., 16:] = 200  # left half black, right half 200
     images = ImageSet(pixels, torch.arange(5))
@@ -215,7 +215,6 @@ def test_resize_shapes_values_and_memo() -> None:
     assert small.images.shape == (5, 3, 16, 16) and small.images.dtype == torch.uint8
     assert torch.all(small.images[..., :7] == 0) and torch.all(small.images[..., 9:] == 200)
     assert small.labels is images.labels
-    assert resize(images, 16) is small  # memoised while the source lives
     assert resize(images, 32) is images
     assert resize(images, 48).images.shape[-1] == 48
     with pytest.raises(ValueError, match="size"):
@@ -392,6 +391,21 @@ def test_cache_dir_defaults_to_environment(tmp_path: Path, monkeypatch: pytest.M
     load_dataset(write_zip(tmp_path / "tiny.zip", tiny_members()))
     assert len(list((tmp_path / "env-cache").glob("tiny.zip-*.pt"))) == 1
     assert not list((tmp_path / "env-cache").glob(".*.tmp"))  # the temp file was renamed away
+
+
+def test_temp_files_of_a_killed_cache_write_are_removed(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "tiny.zip", tiny_members())
+    cache = tmp_path / "cache"
+    load_dataset(archive, cache_dir=cache)
+    [cached] = cache.glob("*.pt")
+    stale, fresh = cache / f".{cached.name}.dead.tmp", cache / f".{cached.name}.live.tmp"
+    for path in (stale, fresh):
+        path.write_bytes(b"half a tensor")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    load_dataset(archive, cache_dir=cache)  # a cache hit cleans up too
+    assert not stale.exists()
+    assert fresh.exists()  # young: may be another process's write in progress
 
 
 def test_corrupt_cache_is_rebuilt(tmp_path: Path, counted_decodes: list[int]) -> None:

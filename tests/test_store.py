@@ -1,4 +1,10 @@
 import json
+import os
+import socket
+import subprocess
+import sys
+import sqlite3
+import time
 
 import pytest
 
@@ -21,7 +27,7 @@ def test_results_are_keyed_by_architecture_budget_and_dataset(tmp_path):
     assert reopened.get(DARTS_V2, budget, "other", "cpu-fp32") is None
     assert reopened.get(sample_genotype(0), budget, "d", "cpu-fp32") is None
     assert reopened.count() == 1
-    assert reopened.accuracies(budget, "d") == {DARTS_V2.hash(): 0.5}
+    assert reopened.accuracies(budget, "d").accuracies == {DARTS_V2.hash(): 0.5}
 
 
 def test_failed_results_are_kept_but_not_correlated(tmp_path):
@@ -30,7 +36,7 @@ def test_failed_results_are_kept_but_not_correlated(tmp_path):
     store.put(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32", failed)
     stored = store.get(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32")
     assert stored.status == "failed" and stored.reason == failed.reason and stored.epochs == 2
-    assert store.accuracies(PRESETS["bpe1"]) == {}
+    assert store.accuracies(PRESETS["bpe1"]).accuracies == {}
 
 
 def test_corrupted_database_gives_one_line_error_and_is_left_alone(tmp_path):
@@ -59,7 +65,7 @@ def test_results_on_two_datasets_are_not_mixed(tmp_path):
     store.put(sample_genotype(1), budget, "synthetic|split", "cpu-fp32", RESULT)
     with pytest.raises(StoreError, match="several datasets"):
         store.accuracies(budget)
-    assert store.accuracies(budget, "cifar") == {DARTS_V2.hash(): 0.5}
+    assert store.accuracies(budget, "cifar").accuracies == {DARTS_V2.hash(): 0.5}
 
 
 @pytest.mark.parametrize(
@@ -98,7 +104,7 @@ def test_results_of_other_arithmetic_or_code_version_are_not_reused(tmp_path):
     store.put(sample_genotype(2), budget, "d", "cpu-fp32", RESULT)
     with pytest.raises(StoreError, match="several arithmetics"):
         store.accuracies(budget, "d")
-    assert store.accuracies(budget, "d", numerics="cpu-fp32") == {sample_genotype(2).hash(): 0.5}
+    assert store.accuracies(budget, "d", numerics="cpu-fp32").accuracies == {sample_genotype(2).hash(): 0.5}
 
 
 def test_fields_added_later_leave_the_key_alone_at_their_default():
@@ -106,3 +112,93 @@ def test_fields_added_later_leave_the_key_alone_at_their_default():
     key = json.loads(result_key(budget, "cpu-fp32"))["budget"]
     assert "evaluation" not in key and "network" not in key and key["epochs"] == 10
     assert result_key(budget.replace(evaluation="test-best"), "cpu-fp32") != result_key(budget, "cpu-fp32")
+
+
+FAILED = TrainResult("failed", None, 2.0, 100, 10, float("nan"), 1, "non-finite training loss in epoch 1")
+
+
+def test_accuracies_say_what_they_skipped(tmp_path):
+    path = tmp_path / "r.db"
+    store = ResultStore(f"sqlite:///{path}")
+    budget = PRESETS["bpe1"]
+    for seed in range(2):
+        store.put(sample_genotype(seed), budget, "d|split", "cpu-fp32", RESULT)
+    store.put(sample_genotype(2), budget, "d|split", "cpu-fp32", FAILED)
+    store.put(sample_genotype(3), budget, "d|split", "cuda-fp16", RESULT)
+    store.put(sample_genotype(4), budget, "e|split", "cpu-fp32", RESULT)
+    store.put(sample_genotype(5), budget.replace(seed=1), "d|split", "cpu-fp32", RESULT)  # another budget: not counted
+    with sqlite3.connect(path) as connection:  # code version 1 keyed results by the plain budget
+        for seed in (6, 7):
+            connection.execute(
+                "insert into nas_results (arch_hash, budget_key, dataset, genotype, status, accuracy, seconds, flops,"
+                " params, loss, epochs, device, created_at) values (?, ?, 'd|split', '', 'ok', 0.9, 1, 1, 1, 1, 1,"
+                " 'cpu', '2026-01-01 00:00:00')",
+                (sample_genotype(seed).hash(), json.dumps(budget.to_dict(), sort_keys=True)),
+            )
+    stored = store.accuracies(budget, "d", "cpu-fp32")
+    assert stored.accuracies == {sample_genotype(0).hash(): 0.5, sample_genotype(1).hash(): 0.5}
+    assert stored.skipped == {
+        "failed": 1,
+        "results in arithmetic cuda-fp16": 1,
+        "results of code version 1": 2,
+        "results on dataset e|split": 1,
+    }
+    assert stored.skipped_text() == (
+        "1 failed, 1 results in arithmetic cuda-fp16, 2 results of code version 1, 1 results on dataset e|split"
+    )
+    assert store.accuracies(budget.replace(seed=1)).skipped_text() == ""
+
+
+def test_failed_results_can_be_deleted_for_a_retry(tmp_path):
+    store = ResultStore(f"sqlite:///{tmp_path / 'r.db'}")
+    budget = PRESETS["bpe1"]
+    store.put(DARTS_V2, budget, "d", "cpu-fp32", FAILED)
+    store.put(sample_genotype(1), budget, "d", "cpu-fp32", RESULT)
+    assert store.delete_failed([DARTS_V2, sample_genotype(1)], budget, "d", "cpu-fp32") == 1
+    assert store.get(DARTS_V2, budget, "d", "cpu-fp32") is None
+    assert store.get(sample_genotype(1), budget, "d", "cpu-fp32") == RESULT
+
+
+def _claim(store, genotype=DARTS_V2):
+    return store.try_claim(genotype, PRESETS["bpe1"], "d", "cpu-fp32")
+
+
+def test_a_claim_is_exclusive_until_released_even_when_training_raises(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    first, second = ResultStore(url), ResultStore(url)
+    claim = _claim(first)
+    assert claim is not None and _claim(second) is None
+    assert _claim(second, sample_genotype(1)) is not None  # another key is free
+    with pytest.raises(RuntimeError):
+        with claim:
+            assert _claim(second) is None
+            raise RuntimeError("training crashed")
+    assert _claim(second) is not None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_heartbeat_keeps_a_claim_and_a_dead_owners_claim_is_taken_over(backend, tmp_path, request):
+    url = f"sqlite:///{tmp_path / 'r.db'}" if backend == "sqlite" else request.getfixturevalue("fresh_postgres_url")
+    worker, other = ResultStore(url, claim_seconds=0.4), ResultStore(url, claim_seconds=0.4)
+    with _claim(worker):
+        time.sleep(1.2)  # three lifetimes: alive only through the heartbeat
+        assert _claim(other) is None
+    assert _claim(worker) is not None  # claimed, never entered: no heartbeat, as if its worker was killed
+    assert _claim(other) is None
+    time.sleep(0.6)
+    assert _claim(other) is not None
+
+
+def test_claim_of_a_process_that_died_on_this_machine_is_taken_over_at_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    holder = ResultStore(url)
+    holder.owner = f"{socket.gethostname()}:{dead.pid}:feedbeef"
+    assert holder.try_claim(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32") is not None
+    alive = ResultStore(url)
+    alive.owner = f"{socket.gethostname()}:{os.getpid()}:cafef00d"
+    assert alive.try_claim(sample_genotype(3), PRESETS["bpe1"], "d", "cpu-fp32") is not None
+    other = ResultStore(url)
+    assert other.try_claim(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32") is not None  # its owner is gone
+    assert other.try_claim(sample_genotype(3), PRESETS["bpe1"], "d", "cpu-fp32") is None  # its owner lives

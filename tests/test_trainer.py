@@ -17,7 +17,9 @@ def test_training_learns_the_synthetic_set(synthetic):
     result = train(DARTS_V2, TINY, synthetic, device="cpu", progress=False)
     assert result.status == "ok" and result.reason is None
     assert result.accuracy > 0.3  # chance is 0.1
-    assert result.params > 0 and result.flops > 0 and result.seconds > 0 and result.epochs == 3
+    assert result.params > 0 and result.seconds > 0 and result.epochs == 3
+    network = cifar_network(DARTS_V2, channels=TINY.channels, layers=TINY.layers, num_classes=10)
+    assert result.flops == count_flops(network, TINY.image_size) > 0  # counted without a pass of real arithmetic
 
 
 def test_same_seed_same_accuracy_on_cpu(synthetic):

@@ -48,6 +48,17 @@ def device_from_args(name: str | None):
     return device
 
 
+def set_threads(threads: int | None) -> None:
+    """Use ``--threads`` torch threads (default: torch's own, the cores or ``OMP_NUM_THREADS``)."""
+    import torch
+
+    if threads is None:
+        return
+    if threads < 1:
+        raise NasError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
 def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
     print(json.dumps(payload) if args.json else text)
 
@@ -86,4 +97,7 @@ def training_options(sub: argparse.ArgumentParser, budget: str | None = None) ->
     sub.add_argument("--device", help="cuda or cpu (default: cuda when available, else cpu)")
     sub.add_argument(
         "--quiet", action="store_true", help="no progress output (bars on a terminal, else one line per step)"
+    )
+    sub.add_argument(
+        "--threads", type=int, help="torch threads of each training process (default: the cores, shared out among --workers)"
     )

@@ -15,6 +15,7 @@ from nas.cli._common import (
     device_from_args,
     emit,
     load_data,
+    set_threads,
     training_options,
 )
 from nas.estimation._budget import preset
@@ -49,10 +50,21 @@ def _train(args: argparse.Namespace) -> int:
     genotype = parse_genotype(args.genotype)
     budget = budget_from_args(args)
     device = device_from_args(args.device)
+    if args.retry_failed and not args.storage:
+        raise NasError("--retry-failed needs --storage: without a database nothing failed before")
+    set_threads(args.threads)
     dataset = load_data(args)
     store = ResultStore(args.storage) if args.storage else None
     # A bar only on a terminal: in a log file it would be a line of fragments per update.
-    result = get_or_train(genotype, budget, dataset, store, device=device, progress=not args.quiet and sys.stderr.isatty())
+    result = get_or_train(
+        genotype,
+        budget,
+        dataset,
+        store,
+        device=device,
+        progress=not args.quiet and sys.stderr.isatty(),
+        retry_failed=args.retry_failed,
+    )
     if result.status == "ok":
         text = f"valid accuracy {result.accuracy:.4f} in {result.seconds:.1f} s, final loss {result.loss:.4f}"
     else:
@@ -62,21 +74,36 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> None:
-    from nas.estimation._estimate import estimate
+    from nas.estimation._estimate import estimate, threads_per_worker
     from nas.estimation._store import ResultStore
     from nas.estimation._tables import read_architectures
 
     architectures = read_architectures(args.archs)
     budget = budget_from_args(args)
     device = device_from_args(args.device)
+    if args.workers < 1:
+        raise NasError(f"--workers must be >= 1, got {args.workers}")
+    threads = threads_per_worker(args.workers) if args.threads is None else args.threads
+    set_threads(threads)
     dataset = load_data(args)
     store = ResultStore(args.storage)
-    results = estimate(architectures, budget, dataset, store, device=device, progress=not args.quiet)
+    results = estimate(
+        architectures,
+        budget,
+        dataset,
+        store,
+        device=device,
+        progress=not args.quiet,
+        retry_failed=args.retry_failed,
+        workers=args.workers,
+        threads=threads,
+    )
     failed = sum(result.status != "ok" for result in results.values())
+    hint = " (stored failures are kept: --retry-failed trains them again)" if failed else ""
     emit(
         args,
         {name: result.to_dict() for name, result in results.items()},
-        f"{len(results)} architectures under this budget ({failed} failed), stored in {args.storage}",
+        f"{len(results)} architectures under this budget ({failed} failed{hint}), stored in {args.storage}",
     )
 
 
@@ -85,6 +112,7 @@ def _correlate(args: argparse.Namespace) -> None:
     from nas.estimation._tables import TableError, read_architectures, read_recorded
 
     truth = read_architectures(args.ground_truth, with_accuracy=True)
+    stored = None
     if args.table:
         if not args.setting:
             raise TableError("--table needs --setting NAME")
@@ -99,19 +127,21 @@ def _correlate(args: argparse.Namespace) -> None:
         if args.storage.startswith("sqlite:///") and not Path(args.storage.removeprefix("sqlite:///")).is_file():
             raise TableError(f"no result database at {args.storage}")
         stored = ResultStore(args.storage).accuracies(budget_from_args(args), args.dataset, args.numerics)
-        pairs = [(arch.accuracy, stored[arch.genotype.hash()]) for arch in truth if arch.genotype.hash() in stored]
+        accuracies = stored.accuracies
+        pairs = [(arch.accuracy, accuracies[arch.genotype.hash()]) for arch in truth if arch.genotype.hash() in accuracies]
         source = f"{args.storage} budget {args.budget}"
     if len(pairs) < 3:
         raise TableError(f"only {len(pairs)} architectures of {args.ground_truth} have results in {source}")
     full, budgeted = zip(*pairs)
     result = correlate(full, budgeted, seed=args.seed)
     low, high = result.spearman_ci
-    emit(
-        args,
-        result.to_dict(),
+    text = (
         f"Spearman r_s {result.spearman:.3f} (95% CI {low:.3f} to {high:.3f}), Kendall tau {result.kendall:.3f}, "
-        f"n {result.n}",
+        f"n {result.n}"
     )
+    if stored is not None and stored.skipped:
+        text += f"\nskipped: {stored.skipped_text()}"
+    emit(args, {**result.to_dict(), "skipped": stored.skipped if stored else {}}, text)
 
 
 _GENOTYPE_HELP = "DARTS genotype, e.g. \"Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5], reduce=...)\""
@@ -141,11 +171,16 @@ def register(command: Commands) -> None:
     sub.add_argument("genotype", help=_GENOTYPE_HELP)
     training_options(sub)
     sub.add_argument("--storage", help="also look up / store the result in this database URL (default: no database)")
+    sub.add_argument("--retry-failed", action="store_true", help="train again if the stored result failed")
 
     sub = command("estimate", _estimate, "train every architecture of a CSV under one budget (resumable)")
     sub.add_argument("--archs", required=True, help="CSV with columns arch,genotype")
     training_options(sub)
     sub.add_argument("--storage", default=DEFAULT_STORAGE, help="database URL the results are stored in")
+    sub.add_argument("--retry-failed", action="store_true", help="train again the architectures whose stored result failed")
+    sub.add_argument(
+        "--workers", type=int, default=1, help="train this many architectures side by side, one process each (default 1)"
+    )
 
     sub = command("correlate", _correlate, "Spearman r_s of a budget's accuracies against full training")
     sub.description = _CORRELATE_MODES

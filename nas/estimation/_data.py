@@ -24,8 +24,8 @@ import os
 import re
 import sys
 import tempfile
+import time
 import warnings
-import weakref
 import zipfile
 from collections.abc import Iterator, Sequence
 import dataclasses
@@ -55,6 +55,7 @@ CACHE_ENV = "OPTUNA_MIP_CACHE"
 """Environment variable naming the decode cache folder (default ``~/.cache/optuna-mip``)."""
 
 _CACHE_FORMAT = 1  # bump when the layout of the cache files changes, so old files are rebuilt
+_STALE_TEMP_SECONDS = 600  # a cache temp file untouched this long was left by a killed writer
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 _SPLITS = ("train", "test")
 _RESIZE_CHUNK = 4096  # images per interpolate call: bounds the float32 copy to ~50 MB at 32 px
@@ -425,10 +426,12 @@ def _load_cached(source: _ZipSource | _FolderSource, cache: Path) -> Dataset:
     stem = _cache_stem(source.path)
     target = cache / f"{stem}-{key}.pt"
     dataset = _read_cache(target, source.name)
+    cached = dataset is not None
     if dataset is None:
         dataset = _decode_dataset(source, _plan(source.members, source.path))
-        if _write_cache(target, dataset):
-            _remove_stale(cache, stem, keep=target)
+        cached = _write_cache(target, dataset)
+    if cached:
+        _remove_stale(cache, stem, keep=target)
     return dataclasses.replace(dataset, name=f"{source.name}-{_content_digest(dataset)}")
 
 
@@ -505,13 +508,16 @@ def _write_cache(target: Path, dataset: Dataset) -> bool:
 
 
 def _remove_stale(cache: Path, stem: str, *, keep: Path) -> None:
-    """Delete cache files of earlier versions of the same source (same path, other size or mtime)."""
-    for path in cache.glob(f"{stem}-*.pt"):
-        if path != keep:
-            try:
+    """Delete cache files of earlier versions of the same source (same path, other size or mtime),
+    and temp files of this source that a killed writer left (older than any write takes; a
+    younger one may be another process's write in progress)."""
+    old = time.time() - _STALE_TEMP_SECONDS
+    for path in [*cache.glob(f"{stem}-*.pt"), *cache.glob(f".{stem}-*.pt.*.tmp")]:
+        try:
+            if path != keep and (path.suffix == ".pt" or path.stat().st_mtime < old):
                 path.unlink()
-            except OSError:
-                pass  # another process removed it, or it is not ours to remove: harmless
+        except OSError:
+            pass  # another process removed it, or it is not ours to remove: harmless
 
 
 def _decode_dataset(source: _ZipSource | _FolderSource, plan: _Plan) -> Dataset:
@@ -628,29 +634,19 @@ def _stratified_pick(labels: torch.Tensor, count: int, seed: int) -> torch.Tenso
     return order[rank < take.repeat_interleave(sizes)].sort().values
 
 
-_RESIZED: dict[tuple[int, int, int], ImageSet] = {}
-
-
 def resize(images: ImageSet, size: int) -> ImageSet:
     """The images resized to ``size`` x ``size`` (bilinear, antialiased, rounded back to uint8).
 
-    Returns ``images`` itself when already that size. Memoised per (images, labels, size) while
-    the source tensor lives, so resizing the same set for many runs costs once; the memo assumes
-    images are not modified in place (nothing in this module does).
+    Returns ``images`` itself when already that size. Not memoised: the trainer caches the resized
+    splits of a budget (``make_splits``), and the subsets it resizes are new tensors every time.
     """
     if size < 1:
         raise ValueError(f"size must be positive, got {size}")
     if tuple(images.images.shape[-2:]) == (size, size):
         return images
-    key = (id(images.images), id(images.labels), size)
-    resized = _RESIZED.get(key)
-    if resized is None:
-        chunks = [_interpolate(chunk, (size, size)) for chunk in images.images.split(_RESIZE_CHUNK)]
-        pixels = torch.cat(chunks) if chunks else torch.empty(0, 3, size, size, dtype=torch.uint8)
-        resized = ImageSet(pixels, images.labels)
-        _RESIZED[key] = resized
-        weakref.finalize(images.images, _RESIZED.pop, key, None)
-    return resized
+    chunks = [_interpolate(chunk, (size, size)) for chunk in images.images.split(_RESIZE_CHUNK)]
+    pixels = torch.cat(chunks) if chunks else torch.empty(0, 3, size, size, dtype=torch.uint8)
+    return ImageSet(pixels, images.labels)
 
 
 def _interpolate(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -1,24 +1,48 @@
-"""Estimate many architectures under one budget, through the result store, resumably."""
+"""Estimate many architectures under one budget, through the result store, resumably.
+
+Every worker, whether a separate ``nas estimate`` on another machine or one of the processes of
+``estimate(..., workers=N)``, goes through the same steps per architecture: take the stored
+result, or claim the training in the store and train, or, while another worker holds the claim,
+come back to it after the rest. So no architecture is trained twice, and a claim left by a dead
+worker is taken over once it expires.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+import os
+import queue
+import sys
+import time
+from typing import Callable, Sequence
 
 import torch
 
+from nas._errors import NasError
 from nas._progress import Progress
 from nas.estimation._budget import Budget
+from nas.estimation._checkpoint import Checkpoint
 from nas.estimation._data import Dataset
-from nas.space._genotype import Genotype
 from nas.estimation._store import ResultStore
 from nas.estimation._tables import Architecture
-from nas.estimation._checkpoint import Checkpoint
 from nas.estimation._trainer import SPLIT_SEED, VALID_SIZE, EpochHook, TrainResult, default_device, numerics, train
+from nas.space._genotype import Genotype
+
+POLL_SECONDS = 2.0
+"""How often a worker looks again at architectures that other workers are training."""
+
+# Called with each architecture's result and whether this worker trained it (False: it was stored).
+OnResult = Callable[[Architecture, TrainResult, bool], None]
 
 
 def dataset_key(dataset: Dataset) -> str:
     """The dataset's identity in the result store, including how its validation split is drawn."""
     return f"{dataset.name}|valid={VALID_SIZE}|split={SPLIT_SEED}"
+
+
+def threads_per_worker(workers: int) -> int:
+    """Torch threads for each of ``workers`` processes on this machine, so that together they
+    use each core once: torch's own default (the cores, or ``OMP_NUM_THREADS``) shared out."""
+    return max(1, torch.get_num_threads() // workers)
 
 
 def estimate(
@@ -29,21 +53,36 @@ def estimate(
     *,
     device: torch.device | str | None = None,
     progress: bool = True,
+    retry_failed: bool = False,
+    workers: int = 1,
+    threads: int | None = None,
 ) -> dict[str, TrainResult]:
     """Results of every architecture under ``budget``, training only those the store lacks.
 
     Each result is stored as soon as it is measured, so an interrupted call resumes where it
-    stopped and several workers on one database share their results.
+    stopped and several workers on one database share their results, each training different
+    architectures (see the module docstring). ``retry_failed`` first forgets the stored failures
+    of these architectures, so they are trained again. ``workers`` > 1 trains that many
+    architectures side by side in as many processes, each with ``threads`` torch threads
+    (default: :func:`threads_per_worker`).
     """
-    results: dict[str, TrainResult] = {}
-    with Progress(len(architectures), "estimate", quiet=not progress) as overall:
-        inner = progress and not overall.plain  # training bars only on a terminal: in a log they are fragments
-        for architecture in architectures:
-            result = get_or_train(architecture.genotype, budget, dataset, store, device=device, progress=inner)
-            results[architecture.name] = result
-            accuracy = "" if result.accuracy is None else f" {result.accuracy:.3f}"
-            overall.step(f"{architecture.name} {result.status}{accuracy}")
-    return results
+    if workers < 1:
+        raise NasError(f"--workers must be >= 1, got {workers}")
+    device = torch.device(device) if device is not None else default_device()
+    if retry_failed:
+        store.delete_failed([arch.genotype for arch in architectures], budget, dataset_key(dataset), numerics(budget, device))
+    with Progress(len(architectures), "estimate", quiet=not progress) as bar:
+        if workers == 1:
+            results: dict[str, TrainResult] = {}
+
+            def record(architecture: Architecture, result: TrainResult, trained: bool) -> None:
+                results[architecture.name] = result
+                bar.step(_describe(architecture.name, result, trained))
+
+            # Training bars only on a terminal: in a log they are a line of fragments per update.
+            _run(architectures, budget, dataset, store, device, record, bar.write, progress=progress and not bar.plain)
+            return results
+        return _run_in_processes(architectures, budget, dataset, store, device, workers, threads, bar)
 
 
 def get_or_train(
@@ -54,18 +93,166 @@ def get_or_train(
     *,
     device: torch.device | str | None = None,
     progress: bool = True,
+    retry_failed: bool = False,
     on_epoch: EpochHook | None = None,
     checkpoint: Checkpoint | None = None,
 ) -> TrainResult:
-    """The stored result of ``genotype`` under ``budget``, or a new training, stored at once.
+    """The stored result of ``genotype`` under ``budget``, or a new training, stored at once
+    (waiting, when another worker is training it, for its result).
 
     A training stopped by ``on_epoch`` (a pruned trial) raises through and stores nothing."""
-    key = dataset_key(dataset)
     device = torch.device(device) if device is not None else default_device()
-    arithmetic = numerics(budget, device)
-    result = store.get(genotype, budget, key, arithmetic) if store else None
-    if result is None:
-        result = train(genotype, budget, dataset, device=device, progress=progress, on_epoch=on_epoch, checkpoint=checkpoint)
-        if store:
-            store.put(genotype, budget, key, arithmetic, result)
-    return result
+    if store is None:
+        return train(genotype, budget, dataset, device=device, progress=progress, on_epoch=on_epoch, checkpoint=checkpoint)
+    if retry_failed:
+        store.delete_failed([genotype], budget, dataset_key(dataset), numerics(budget, device))
+    results: list[TrainResult] = []
+    _run(
+        [Architecture(genotype.hash(), genotype)],
+        budget,
+        dataset,
+        store,
+        device,
+        lambda _, result, __: results.append(result),
+        lambda text: print(text, file=sys.stderr) if progress else None,
+        progress=progress,
+        on_epoch=on_epoch,
+        checkpoint=checkpoint,
+    )
+    return results[0]
+
+
+def _run(
+    architectures: Sequence[Architecture],
+    budget: Budget,
+    dataset: Dataset,
+    store: ResultStore,
+    device: torch.device,
+    on_result: OnResult,
+    say: Callable[[str], None],
+    *,
+    progress: bool,
+    poll_seconds: float = POLL_SECONDS,
+    on_epoch: EpochHook | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> None:
+    """One worker's pass: every architecture's stored result, its own training under a claim, or,
+    for those claimed by other workers, their results once they are stored (or their claims
+    expired and are taken over)."""
+    key, arithmetic = dataset_key(dataset), numerics(budget, device)
+    pending, waited = list(architectures), 0
+    while pending:
+        waiting = []
+        for architecture in pending:
+            trained = False
+            result = store.get(architecture.genotype, budget, key, arithmetic)
+            if result is None:
+                claim = store.try_claim(architecture.genotype, budget, key, arithmetic)
+                if claim is None:
+                    waiting.append(architecture)
+                    continue
+                with claim:
+                    result = store.get(architecture.genotype, budget, key, arithmetic)  # stored meanwhile?
+                    if result is None:
+                        result = train(
+                            architecture.genotype,
+                            budget,
+                            dataset,
+                            device=device,
+                            progress=progress,
+                            on_epoch=on_epoch,
+                            checkpoint=checkpoint,
+                        )
+                        store.put(architecture.genotype, budget, key, arithmetic, result)
+                        trained = True
+            on_result(architecture, result, trained)
+        if waiting:
+            if len(waiting) != waited:
+                say(f"waiting for {len(waiting)} architectures that other workers are training")
+            waited = len(waiting)
+            time.sleep(poll_seconds)
+        pending = waiting
+
+
+def _describe(name: str, result: TrainResult, trained: bool) -> str:
+    how = "trained" if trained else "stored"
+    outcome = f"accuracy {result.accuracy:.4f}" if result.status == "ok" else f"failed: {result.reason}"
+    return f"{name} {how}, {outcome}"
+
+
+def _run_in_processes(
+    architectures: Sequence[Architecture],
+    budget: Budget,
+    dataset: Dataset,
+    store: ResultStore,
+    device: torch.device,
+    workers: int,
+    threads: int | None,
+    bar: Progress,
+) -> dict[str, TrainResult]:
+    """:func:`_run` in ``workers`` spawned processes on one store; they report their results here.
+
+    The dataset's tensors reach the workers through shared memory (torch's multiprocessing).
+    """
+    import torch.multiprocessing as mp
+
+    context = mp.get_context("spawn")
+    messages = context.Queue()
+    threads = threads or threads_per_worker(workers)
+    arguments = (list(architectures), budget, dataset, store.url, store.claim_seconds, str(device), threads, messages)
+    processes = [context.Process(target=_worker, args=arguments, name=f"nas-worker-{index}") for index in range(workers)]
+    for process in processes:
+        process.start()
+    results: dict[str, TrainResult] = {}
+    try:
+        while any(process.is_alive() for process in processes) or not messages.empty():
+            try:
+                kind, *payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if kind == "error":
+                raise NasError(f"a worker failed: {payload[0]}")
+            if kind == "note":
+                bar.write(payload[0])
+                continue
+            name, result, trained = payload
+            if name not in results:
+                results[name] = TrainResult(**result)
+                bar.step(_describe(name, results[name], trained))
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+    missing = [arch.name for arch in architectures if arch.name not in results]
+    if missing:
+        raise NasError(f"workers ended without results for {len(missing)} architectures (first: {missing[0]})")
+    return results
+
+
+def _worker(
+    architectures: list[Architecture],
+    budget: Budget,
+    dataset: Dataset,
+    url: str,
+    claim_seconds: float,
+    device: str,
+    threads: int,
+    messages,
+) -> None:
+    """One process of :func:`_run_in_processes`: its share of threads, its own store handle and claims."""
+    torch.set_num_threads(threads)
+    try:
+        store = ResultStore(url, claim_seconds=claim_seconds)
+
+        def report(architecture: Architecture, result: TrainResult, trained: bool) -> None:
+            messages.put(("result", architecture.name, result.to_dict(), trained))
+
+        def note(text: str) -> None:
+            messages.put(("note", f"worker {os.getpid()}: {text}"))
+
+        _run(architectures, budget, dataset, store, torch.device(device), report, note, progress=False)
+    except KeyboardInterrupt:
+        pass  # the parent was interrupted too and reports it
+    except Exception as error:
+        messages.put(("error", " ".join(str(error).split()) or type(error).__name__))

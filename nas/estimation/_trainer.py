@@ -126,11 +126,13 @@ def training_batches(splits: Splits, dataset: Dataset, budget: Budget, device: t
     )
 
 
+_NETWORKS = {"cifar": cifar_network, "imagenet": imagenet_network}
+
+
 def build_network(genotype: Genotype, budget: Budget, num_classes: int, device: torch.device) -> Network:
     """The budget's network on ``device``, channels-last: depth-wise convolutions, most of this
     space's work, run several times faster that way on both oneDNN (CPU) and cuDNN."""
-    factory = imagenet_network if budget.network == "imagenet" else cifar_network
-    model = factory(
+    model = _NETWORKS[budget.network](
         genotype,
         channels=budget.channels,
         layers=budget.layers,
@@ -138,6 +140,20 @@ def build_network(genotype: Genotype, budget: Budget, num_classes: int, device: 
         auxiliary=budget.auxiliary_weight > 0,
     )
     return model.to(device, memory_format=torch.channels_last)
+
+
+def network_flops(genotype: Genotype, budget: Budget, num_classes: int) -> int:
+    """:func:`count_flops` of the budget's network, without arithmetic: the network is built and run
+    on the ``meta`` device (shapes only), and the count is cached by what shapes the network, since
+    a budget search builds the same networks under many budgets."""
+    return _network_flops(genotype, budget.network, budget.layers, budget.channels, budget.image_size, num_classes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _network_flops(genotype: Genotype, network: str, layers: int, channels: int, image_size: int, num_classes: int) -> int:
+    with torch.device("meta"):
+        model = _NETWORKS[network](genotype, channels=channels, layers=layers, num_classes=num_classes)
+    return count_flops(model, image_size)
 
 
 EpochHook = Callable[[int, float], None]
@@ -172,7 +188,7 @@ def train(
     splits = make_splits(dataset, budget)
     torch.manual_seed(budget.seed)
     model = build_network(genotype, budget, dataset.num_classes, device)
-    flops = count_flops(model, budget.image_size)
+    flops = network_flops(genotype, budget, dataset.num_classes)
     params = count_parameters(model)
     train_loader = training_batches(splits, dataset, budget, device, seed=budget.seed)
     held_out_loader = BatchLoader(
