@@ -98,7 +98,7 @@ def test_derived_genotype_takes_the_two_strongest_non_none_inputs() -> None:
 
 
 def test_search_derives_a_valid_genotype_each_epoch() -> None:
-    dataset = load_dataset("synthetic:160")
+    dataset = load_dataset("synthetic:80")
     search = DartsSearch(TINY.replace(epochs=1), dataset, order=1, device="cpu")
     record = search.run_epoch()
     assert record.epoch == 1 and 0 <= record.accuracy <= 1
@@ -126,7 +126,7 @@ def _study(tmp_path, name, pruner=None):
 
 
 def test_darts_trial_killed_after_an_epoch_resumes_to_the_same_genotype(tmp_path, monkeypatch) -> None:
-    dataset = load_dataset("synthetic:160")
+    dataset = load_dataset("synthetic:80")
     params = {"seed": 7, "order": 2}
 
     reference = _study(tmp_path, "uninterrupted")
@@ -159,7 +159,7 @@ def test_darts_trial_killed_after_an_epoch_resumes_to_the_same_genotype(tmp_path
 
 
 def test_objective_rejects_what_darts_cannot_search(tmp_path) -> None:
-    dataset = load_dataset("synthetic:160")
+    dataset = load_dataset("synthetic:80")
     with pytest.raises(NasError, match="order"):
         DartsObjective(TINY, dataset, checkpoint_dir=tmp_path, order=3)
     with pytest.raises(BudgetError, match="layers"):
