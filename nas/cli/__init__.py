@@ -7,7 +7,7 @@ import sys
 from typing import Callable, Sequence
 
 from nas._errors import NasError
-from nas.cli import _estimation
+from nas.cli import _estimation, _oneshot
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     _estimation.register(command)
+    _oneshot.register(command)
     return parser
 
 

@@ -36,7 +36,7 @@ from nas.estimation._checkpoint import Checkpoint
 from nas.estimation._data import Dataset, train_valid_split
 from nas.estimation._estimate import dataset_key
 from nas.estimation._trainer import CODE_VERSION, default_device, evaluate, make_splits
-from nas.oneshot._supernet import CELL_TYPES, EDGES, Supernet, build_supernet, edge_index
+from nas.oneshot._supernet import CELL_TYPES, EDGES, FixedChoices, Supernet, build_supernet, edge_index
 from nas.oneshot._training import autocast, evaluation_loader, training_loader, weight_optimiser
 from nas.space._genotype import CELL_INPUTS, NODES, OPERATIONS, Cell, Genotype
 
@@ -225,9 +225,8 @@ class DartsSearch:
 
     @torch.no_grad()
     def validation_accuracy(self) -> float:
-        alphas = {name: alpha.detach() for name, alpha in self.alphas.items()}
-        model = _RelaxedView(self.model, alphas)
-        return evaluate(model, self.valid_loader, self.budget, self.device)
+        weights = {name: F.softmax(alpha.detach(), dim=-1) for name, alpha in self.alphas.items()}
+        return evaluate(FixedChoices(self.model, weights), self.valid_loader, self.budget, self.device)
 
     def genotype(self) -> Genotype:
         return derive_genotype(self.alphas)
@@ -256,18 +255,6 @@ class DartsSearch:
         self.scheduler.load_state_dict(state["scheduler"])
         self.history = [EpochRecord(**record) for record in state["history"]]
         self.weight_loader.epoch = self.alpha_loader.epoch = self.epoch
-
-
-class _RelaxedView(torch.nn.Module):
-    """The supernet with fixed architecture weights, called as the trainer's networks are: ``(logits, None)``."""
-
-    def __init__(self, model: Supernet, alphas: dict[str, torch.Tensor]) -> None:
-        super().__init__()
-        self.model = model
-        self.weights = {name: F.softmax(alpha, dim=-1) for name, alpha in alphas.items()}
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return self.model(x, self.weights), None
 
 
 def checkpoint_folder(root: str | os.PathLike, budget: Budget, order: int, dataset: Dataset) -> Path:

@@ -137,6 +137,18 @@ class Supernet(nn.Module):
         return self.classifier(self.pool(s1).flatten(1))
 
 
+class FixedChoices(nn.Module):
+    """The supernet running fixed choices, called as the trainer's networks are: ``(logits, None)``,
+    so :func:`nas.estimation._trainer.evaluate` measures it."""
+
+    def __init__(self, model: Supernet, choices: dict[str, Sequence[EdgeChoice]]) -> None:
+        super().__init__()
+        self.model, self.choices = model, choices
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.model(x, self.choices), None
+
+
 def build_supernet(operations: Sequence[str], budget: Budget, num_classes: int, device: torch.device) -> Supernet:
     """The budget's supernet on ``device``, channels-last as the trainer's networks (faster depth-wise convolutions)."""
     check_supernet_budget(budget)
