@@ -36,7 +36,7 @@ from nas.estimation._checkpoint import Checkpoint
 from nas.estimation._data import Dataset, train_valid_split
 from nas.estimation._estimate import dataset_key
 from nas.estimation._trainer import CODE_VERSION, default_device, evaluate, make_splits
-from nas.oneshot._supernet import CELL_TYPES, EDGES, FixedChoices, Supernet, build_supernet, edge_index
+from nas.oneshot._supernet import check_supernet_budget, CELL_TYPES, EDGES, FixedChoices, Supernet, build_supernet, edge_index
 from nas.oneshot._training import autocast, evaluation_loader, training_loader, weight_optimiser
 from nas.space._genotype import CELL_INPUTS, NODES, OPERATIONS, Cell, Genotype
 
@@ -154,6 +154,7 @@ class DartsSearch:
 
     def __init__(self, budget: Budget, dataset: Dataset, *, order: int, device: torch.device | str | None = None) -> None:
         self.budget, self.order = budget, check_order(order)
+        check_supernet_budget(budget)
         self.device = torch.device(device) if device is not None else default_device()
         splits = make_splits(dataset, budget)
         weight_images, alpha_images = train_valid_split(splits.train, valid_size=0.5, seed=budget.seed)
@@ -209,12 +210,16 @@ class DartsSearch:
         self.weight_optimizer.step()
         return loss.detach()
 
+    def step(self, train_batch: tuple[torch.Tensor, torch.Tensor], valid_batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """One bilevel step: ``alpha`` on a batch of its half, then ``w`` on a batch of the other."""
+        self._alpha_step(train_batch, valid_batch)
+        self._weight_step(*train_batch)
+
     def run_epoch(self, on_step: Callable[[], None] | None = None) -> EpochRecord:
         """Train ``alpha`` and ``w`` in alternation for one epoch, then measure and derive."""
         self.model.train()
         for train_batch, valid_batch in zip(self.weight_loader, self.alpha_loader):
-            self._alpha_step(train_batch, valid_batch)
-            self._weight_step(*train_batch)
+            self.step(train_batch, valid_batch)
             if on_step is not None:
                 on_step()
         self.scheduler.step()

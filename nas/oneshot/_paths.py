@@ -30,7 +30,7 @@ from nas._errors import NasError
 from nas.estimation._budget import Budget
 from nas.estimation._data import Dataset, subsample
 from nas.estimation._trainer import default_device, evaluate, make_splits
-from nas.oneshot._supernet import FixedChoices, build_supernet, genotype_path
+from nas.oneshot._supernet import check_supernet_budget, FixedChoices, build_supernet, genotype_path
 from nas.oneshot._training import autocast, evaluation_loader, training_loader, weight_optimiser
 from nas.space._genotype import SAMPLED_OPERATIONS, Cell, Genotype, sample_genotype
 
@@ -93,6 +93,7 @@ class PathTraining:
         recalibration_batches: int = RECALIBRATION_BATCHES,
     ) -> None:
         check_sampling(sampling, level)
+        check_supernet_budget(budget)
         if valid_images < 1 or recalibration_batches < 1:
             raise NasError(f"need at least one validation image and one recalibration batch, got {valid_images} and {recalibration_batches}")
         self.budget, self.sampling, self.level = budget, sampling, level

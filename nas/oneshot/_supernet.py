@@ -151,7 +151,6 @@ class FixedChoices(nn.Module):
 
 def build_supernet(operations: Sequence[str], budget: Budget, num_classes: int, device: torch.device) -> Supernet:
     """The budget's supernet on ``device``, channels-last as the trainer's networks (faster depth-wise convolutions)."""
-    check_supernet_budget(budget)
     model = Supernet(operations, channels=budget.channels, layers=budget.layers, num_classes=num_classes)
     return model.to(device, memory_format=torch.channels_last)
 
