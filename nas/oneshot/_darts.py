@@ -215,13 +215,11 @@ class DartsSearch:
         self._alpha_step(train_batch, valid_batch)
         self._weight_step(*train_batch)
 
-    def run_epoch(self, on_step: Callable[[], None] | None = None) -> EpochRecord:
+    def run_epoch(self) -> EpochRecord:
         """Train ``alpha`` and ``w`` in alternation for one epoch, then measure and derive."""
         self.model.train()
         for train_batch, valid_batch in zip(self.weight_loader, self.alpha_loader):
             self.step(train_batch, valid_batch)
-            if on_step is not None:
-                on_step()
         self.scheduler.step()
         accuracy = self.validation_accuracy()
         record = EpochRecord(self.epoch + 1, accuracy, str(self.genotype()))
