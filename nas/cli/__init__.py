@@ -7,7 +7,7 @@ import sys
 from typing import Callable, Sequence
 
 from nas._errors import NasError
-from nas.cli import _estimation, _search
+from nas.cli import _estimation, _oneshot, _search
 from nas.cli._common import HelpFormatter
 
 
@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _estimation.register(command)
     _search.register(command)
+    _oneshot.register(command)
     return parser
 
 

@@ -1,0 +1,76 @@
+"""DARTS as an Optuna objective: one trial is one DARTS search under a budget."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import optuna
+import torch
+
+from nas.estimation._budget import Budget
+from nas.estimation._data import Dataset
+from nas.oneshot._darts import ORDERS, EpochRecord, check_order, run_darts
+from nas.oneshot._supernet import check_supernet_budget
+
+MAX_SEED = 2**31 - 1
+
+
+class DartsObjective:
+    """``study.optimize(DartsObjective(budget, dataset, checkpoint_dir=...))``: each trial searches once.
+
+    Trial parameters: ``seed`` (seeds the supernet, architecture weights and batches) and ``order``
+    (1 or 2) unless fixed here. Every epoch the trial reports the supernet's validation accuracy
+    (``trial.report``, so pruners apply) and records the genotype derived at that epoch as the user
+    attribute ``genotype_epoch_<k>``. A finished trial holds ``genotype``, ``alpha_normal`` and
+    ``alpha_reduce`` (nested lists, rows = edges, columns = :data:`nas.space.OPERATIONS`), ``order``
+    and ``budget``; it returns the final validation accuracy (maximise).
+
+    Checkpoints are keyed by (budget, seed, order, dataset), not by trial: a worker killed mid-trial
+    leaves a RUNNING trial that Optuna fails once its heartbeat stops; a new trial with the same
+    parameters (e.g. re-enqueued by ``optuna.storages.RetryFailedTrialCallback``, or drawn again by a
+    seeded sampler) resumes from the last finished epoch and ends with the same genotype.
+    """
+
+    def __init__(
+        self,
+        budget: Budget,
+        dataset: Dataset,
+        *,
+        checkpoint_dir: str | os.PathLike,
+        order: int | None = None,
+        device: torch.device | str | None = None,
+        progress: bool = True,
+    ) -> None:
+        check_supernet_budget(budget)
+        self.budget, self.dataset = budget, dataset
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.order = None if order is None else check_order(order)
+        self.device, self.progress = device, progress
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        seed = trial.suggest_int("seed", 0, MAX_SEED)
+        order = self.order if self.order is not None else trial.suggest_categorical("order", list(ORDERS))
+        budget = self.budget.replace(seed=seed)
+        trial.set_user_attr("budget", budget.to_dict())
+        trial.set_user_attr("order", order)
+
+        def on_epoch(record: EpochRecord) -> None:
+            trial.set_user_attr(f"genotype_epoch_{record.epoch}", record.genotype)
+            trial.report(record.accuracy, record.epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {record.epoch}")
+
+        result = run_darts(
+            budget,
+            self.dataset,
+            order=order,
+            checkpoint_dir=self.checkpoint_dir,
+            device=self.device,
+            on_epoch=on_epoch,
+            progress=self.progress,
+        )
+        trial.set_user_attr("genotype", str(result.genotype))
+        trial.set_user_attr("alpha_normal", result.alphas["normal"])
+        trial.set_user_attr("alpha_reduce", result.alphas["reduce"])
+        return result.accuracy

@@ -1,0 +1,49 @@
+"""What the DARTS search and the one-shot supernet training share: data, precision, weight optimiser."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from nas.estimation._budget import Budget
+from nas.estimation._data import BatchLoader, Dataset, ImageSet
+
+EVAL_BATCH = 512
+
+
+def autocast(budget: Budget) -> contextlib.AbstractContextManager:
+    """``mixed`` precision runs the forward passes in bfloat16 (CPU and CUDA alike).
+
+    bfloat16 has float32's range, so the unrolled second-order step and the finite-difference
+    Hessian-vector product need no loss scaling, which float16 would.
+    """
+    if budget.precision == "fp32":
+        return contextlib.nullcontext()
+    device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
+
+
+def training_loader(images: ImageSet, budget: Budget, dataset: Dataset, device: torch.device, seed: int) -> BatchLoader:
+    return BatchLoader(
+        images,
+        batch_size=budget.batch_size,
+        train=True,
+        mean=dataset.mean,
+        std=dataset.std,
+        device=device,
+        seed=seed,
+        cutout=budget.cutout,
+    )
+
+
+def evaluation_loader(images: ImageSet, dataset: Dataset, device: torch.device) -> BatchLoader:
+    return BatchLoader(images, batch_size=EVAL_BATCH, train=False, mean=dataset.mean, std=dataset.std, device=device)
+
+
+def weight_optimiser(
+    parameters, budget: Budget
+) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.CosineAnnealingLR]:
+    """The trainer's optimiser: SGD with momentum and weight decay, cosine learning rate over the epochs."""
+    optimiser = torch.optim.SGD(parameters, lr=budget.lr, momentum=budget.momentum, weight_decay=budget.weight_decay)
+    return optimiser, torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, budget.epochs)
