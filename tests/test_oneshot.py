@@ -97,7 +97,7 @@ def test_oneshot_command_writes_the_table_and_resumes(tmp_path) -> None:
         (["oneshot", "--sampling", "greedy", "--budget", "bpe1", "--data", "synthetic:80"], "unknown sampling 'greedy'"),
         (["oneshot", "--sampling", "fair", "--budget", "bpe1", "--set", "image_size=4", "--data", "synthetic:80"], "image_size"),
         (["oneshot", "--sampling", "fair", "--budget", "bpe1", "--set", "layers=2", "--data", "synthetic:80"], "layers"),
-        (["darts", "--order", "3", "--budget", "bpe1", "--data", "synthetic:80"], "order must be 1"),
+        (["search", "--strategy", "darts", "--order", "3", "--trials", "1", "--budget", "bpe1", "--data", "synthetic:80"], "order must be 1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message) -> None:

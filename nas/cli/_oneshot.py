@@ -69,30 +69,6 @@ def _oneshot(args: argparse.Namespace) -> None:
     emit(args, {"epochs": [row.to_dict() for row in rows], "out": str(out)}, f"{table}\nwritten to {out}")
 
 
-def _darts(args: argparse.Namespace) -> None:
-    import optuna
-
-    from nas.oneshot._objective import DartsObjective
-
-    budget = budget_from_args(args)
-    device = device_from_args(args.device)
-    objective = DartsObjective(budget, load_data(args), checkpoint_dir=args.checkpoint_dir, order=args.order, device=device, progress=not args.quiet)
-    storage = optuna.storages.RDBStorage(
-        args.storage, heartbeat_interval=60, failed_trial_callback=optuna.storages.RetryFailedTrialCallback()
-    )
-    study = optuna.create_study(study_name=args.study, storage=storage, direction="maximize", load_if_exists=True)
-    finished = optuna.trial.TrialState.COMPLETE
-    left = args.trials - len(study.get_trials(states=(finished,)))
-    if left > 0:
-        study.optimize(objective, n_trials=left)
-    best = study.best_trial
-    emit(
-        args,
-        {"trial": best.number, "value": best.value, "params": best.params, "genotype": best.user_attrs["genotype"]},
-        f"best trial {best.number}: supernet valid accuracy {best.value:.4f}, params {best.params}\n{best.user_attrs['genotype']}",
-    )
-
-
 def register(command: Commands) -> None:
     sub = command("oneshot", _oneshot, "global and local r_s of a supernet trained by sampled paths (the paper's Table 4)")
     training_options(sub)
@@ -108,11 +84,3 @@ def register(command: Commands) -> None:
     sub.add_argument("--valid-images", type=int, default=1000, help="validation images per supernet accuracy (default 1000)")
     sub.add_argument("--recalibration-batches", type=int, default=1, help="training batches to re-estimate batch norm per architecture (default 1)")
     sub.add_argument("--out", default="oneshot-out", help="output folder: table.txt, rank_correlation.html, checkpoints (default oneshot-out)")
-
-    sub = command("darts", _darts, "DARTS searches under a budget, one per Optuna trial (resumable)")
-    training_options(sub)
-    sub.add_argument("--order", type=int, help="1 (first order) or 2 (second order); default: a trial parameter")
-    sub.add_argument("--trials", type=int, default=1, help="searches to finish in the study (default 1)")
-    sub.add_argument("--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL (default {DEFAULT_STORAGE})")
-    sub.add_argument("--study", default="darts", help="study name (default darts)")
-    sub.add_argument("--checkpoint-dir", default="darts-checkpoints", help="per-epoch checkpoints (default darts-checkpoints)")

@@ -52,12 +52,21 @@ def _search(args: argparse.Namespace) -> int:
     from nas._progress import Progress
     from nas.estimation._store import ResultStore
     from nas.estimation._trainer import make_splits
+    from nas.oneshot._darts import check_order
+    from nas.oneshot._objective import DartsObjective
+    from nas.oneshot._supernet import check_supernet_budget
     from nas.search._objective import ArchitectureObjective
     from nas.search._strategies import make_sampler
     from nas.search._study import check_study, complete_trials, create_search_study, open_storage, search_setup
 
-    make_sampler(args.strategy)  # every input is checked before a study or a result is written
+    darts = args.strategy == "darts"  # one DARTS search per trial; its seed and order are the trial's parameters
+    if not darts:
+        make_sampler(args.strategy)  # every input is checked before a study or a result is written
     budget = budget_from_args(args)
+    if darts:
+        check_supernet_budget(budget)
+        if args.order is not None:
+            check_order(args.order)
     pruner = _pruner(args.pruner, budget.epochs)
     if args.trials < 1:
         raise NasError(f"--trials must be >= 1, got {args.trials}")
@@ -69,11 +78,15 @@ def _search(args: argparse.Namespace) -> int:
     storage = open_storage(args.storage)
     existing = check_study(storage, name, setup)
     # A resumed run or a second worker must not replay the first run's proposals: offset the seed.
-    sampler = make_sampler(args.strategy, None if args.seed is None else args.seed + existing)
+    seed = None if args.seed is None else args.seed + existing
+    sampler = optuna.samplers.RandomSampler(seed) if darts else make_sampler(args.strategy, seed)
     study = create_search_study(storage, name, setup, sampler, pruner)
-    store = ResultStore(args.storage)
     # Per-trial lines say enough; a training bar only on a terminal.
-    objective = ArchitectureObjective(budget, dataset, store, device=device, progress=not args.quiet and sys.stderr.isatty())
+    bars = not args.quiet and sys.stderr.isatty()
+    if darts:
+        objective = DartsObjective(budget, dataset, checkpoint_dir=args.checkpoint_dir, order=args.order, device=device, progress=bars)
+    else:
+        objective = ArchitectureObjective(budget, dataset, ResultStore(args.storage), device=device, progress=bars)
     done = len(complete_trials(study))
     print(f"study {name!r} in {args.storage}: {done} of {args.trials} trials complete", file=sys.stderr)
     failures = 0
@@ -171,13 +184,19 @@ def register(command: Commands) -> None:
     from nas.search._strategies import STRATEGIES
 
     sub = command("search", _search, "search architectures with an Optuna sampler under a budget (resumable, parallel)")
-    sub.add_argument("--strategy", required=True, help=f"one of {', '.join(STRATEGIES)}")
+    sub.add_argument(
+        "--strategy",
+        required=True,
+        help=f"one of {', '.join(STRATEGIES)} (Optuna samplers over architectures), or darts (one DARTS search per trial)",
+    )
     sub.add_argument("--trials", type=int, required=True, help="run until this many trials are complete")
     training_options(sub)
     sub.add_argument("--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL, also the result store (default {DEFAULT_STORAGE})")
     sub.add_argument("--study-name", help="default: <strategy>-<budget>-<digest of budget and dataset>")
     sub.add_argument("--seed", type=int, help="sampler seed (default: random; give each worker its own)")
     sub.add_argument("--pruner", default="none", help=f"stop poor trainings early: {', '.join(PRUNERS)} (default none)")
+    sub.add_argument("--order", type=int, help="darts only: 1 (first order) or 2 (second order); default: a trial parameter")
+    sub.add_argument("--checkpoint-dir", default="runs/darts-checkpoints", help="darts only: per-epoch checkpoints of each search")
 
     sub = command("evaluate", _evaluate, "final training of a genotype, or of a study's best, measured on the test split")
     sub.add_argument("genotype", nargs="?", help="genotype text (or use --study)")

@@ -10,8 +10,10 @@ import torch
 
 from nas.estimation._budget import Budget
 from nas.estimation._data import Dataset
+from nas.estimation._trainer import network_flops
 from nas.oneshot._darts import ORDERS, EpochRecord, check_order, run_darts
 from nas.oneshot._supernet import check_supernet_budget
+from nas.space._model import cifar_network, count_parameters
 
 MAX_SEED = 2**31 - 1
 
@@ -22,7 +24,8 @@ class DartsObjective:
     Trial parameters: ``seed`` (seeds the supernet, architecture weights and batches) and ``order``
     (1 or 2) unless fixed here. Every epoch the trial reports the supernet's validation accuracy
     (``trial.report``, so pruners apply) and records the genotype derived at that epoch as the user
-    attribute ``genotype_epoch_<k>``. A finished trial holds ``genotype``, ``alpha_normal`` and
+    attribute ``genotype_epoch_<k>``. A finished trial holds ``genotype`` (with its ``hash``, ``params``
+    and ``flops`` at the budget's size, as an architecture search's trials), ``alpha_normal`` and
     ``alpha_reduce`` (nested lists, rows = edges, columns = :data:`nas.space.OPERATIONS`), ``order``
     and ``budget``; it returns the final validation accuracy (maximise).
 
@@ -71,6 +74,11 @@ class DartsObjective:
             progress=self.progress,
         )
         trial.set_user_attr("genotype", str(result.genotype))
+        trial.set_user_attr("hash", result.genotype.hash())
+        with torch.device("meta"):  # shapes only: the derived network's size at the budget's
+            network = cifar_network(result.genotype, channels=budget.channels, layers=budget.layers, num_classes=self.dataset.num_classes)
+        trial.set_user_attr("params", count_parameters(network))
+        trial.set_user_attr("flops", network_flops(result.genotype, budget, self.dataset.num_classes))
         trial.set_user_attr("alpha_normal", result.alphas["normal"])
         trial.set_user_attr("alpha_reduce", result.alphas["reduce"])
         return result.accuracy
