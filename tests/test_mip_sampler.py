@@ -15,14 +15,11 @@ import optuna_dashboard
 import plotly.graph_objects as go
 import pytest
 
+from _mip_helpers import assert_decisions_are_pure
 import optuna_mip
 from optuna_mip import MIPSampler
-from optuna_mip._cost import CostModel
-from optuna_mip._importance import forest_importances
-from optuna_mip._importance import free_importances
-from optuna_mip._rounds import decide_next_round
-from optuna_mip._rounds import RoundSettings
-from optuna_mip._trials import TrialRecord
+from optuna_mip._rounds import free_importances
+from optuna_mip.importance import ForestImportanceEvaluator
 
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -109,17 +106,8 @@ def test_failed_and_pruned_trials_are_not_evidence() -> None:
     assert len(history) == 4
     assert [d.n_complete_trials for d in history] == [10, 20, 30, 40]
 
-    # The same decisions come out of the complete trials alone.
-    complete = [
-        TrialRecord.from_frozen(t) for t in study.get_trials(states=(TrialState.COMPLETE,))
-    ]
-    config = study._storage.get_study_system_attrs(study._study_id)["mip:config"]
-    settings = RoundSettings(**config)
-    for s, decision in enumerate(history):
-        again = decide_next_round(
-            complete, history[:s], settings, CostModel(COST), study.direction
-        )
-        assert again == decision
+    # The same decisions come out of the trials alone.
+    assert_decisions_are_pure(study, COST)
 
 
 def test_decisions_wait_for_running_trials_with_lower_numbers() -> None:
@@ -174,15 +162,24 @@ def test_infinite_and_single_valued_objectives_do_not_break_the_study() -> None:
 
 
 def test_forest_on_degenerate_data() -> None:
-    import numpy as np
+    def importances(values: list[tuple[float, float, float]]) -> dict[str, float]:
+        study = optuna.create_study()
+        for a, b, y in values:
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params={"a": a, "b": b},
+                    distributions={"a": FloatDistribution(0, 9), "b": FloatDistribution(0, 9)},
+                    value=y,
+                )
+            )
+        return ForestImportanceEvaluator(seed=0).evaluate(study)
 
-    assert forest_importances(np.zeros((0, 2)), np.zeros(0), seed=0) is None
-    importances = forest_importances(np.ones((1, 2)), np.ones(1), seed=0)
-    assert free_importances(importances, ["a", "b"], ["a", "b"]) == {"a": 0.5, "b": 0.5}
-    x = np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0]])  # Column "a" never varies.
-    importances = forest_importances(x, np.array([1.0, 2.0, 3.0]), seed=0)
-    assert free_importances(importances, ["a", "b"], ["a", "b"]) == {"a": 0.0, "b": 1.0}
-    assert free_importances(None, ["a", "b", "c"], ["c"]) == {"c": 1.0}
+    assert importances([]) == {}
+    assert importances([(1.0, 1.0, 1.0)]) == {"a": 0.0, "b": 0.0}
+    assert free_importances({"a": 0.0, "b": 0.0}, ["a", "b"]) == {"a": 0.5, "b": 0.5}
+    # Column "a" never varies.
+    assert importances([(0.0, 1.0, 1.0), (0.0, 2.0, 2.0), (0.0, 3.0, 3.0)]) == {"a": 0.0, "b": 1.0}
+    assert free_importances({}, ["c"]) == {"c": 1.0}
 
 
 def test_every_distribution_kind() -> None:
@@ -279,14 +276,26 @@ def test_required_trials() -> None:
         optuna_mip.required_trials(-1)
 
 
-def test_decisions_are_visible_in_user_attrs_dashboard_note_and_plot() -> None:
+def test_decisions_are_published_only_on_request() -> None:
     study = run_mip(four_params, cost=COST, seed=0)
+    assert study.user_attrs == {}  # The sampler writes only its own system attributes.
+    system_attrs = study._storage.get_study_system_attrs(study._study_id)
+    assert {k for k in system_attrs if not k.startswith("mip:")} == set()
+
+    study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
+    study.optimize(
+        four_params,
+        n_trials=100,
+        callbacks=[optuna_mip.StopWhenAllFixed(), optuna_mip.PublishDecisions()],
+    )
     history = optuna_mip.pruning_history(study)
     assert study.user_attrs["mip:fixed"] == MIPSampler.fixed_params(study)
-    assert study.user_attrs["mip:history"] == [d.to_dict() for d in history]
+    for d in history:
+        line = study.user_attrs[f"mip:round:{d.round:02d}"]
+        assert line.startswith(f"round {d.round}: fixed {d.param!r} = {d.value!r} ({d.reason};")
 
     note = optuna_dashboard.get_note(study)
-    assert "Minimum Importance Pruning" in note
+    assert "Minimum Importance Pruning" in note and "`ForestImportanceEvaluator`" in note
     for d in history:
         assert f"| {d.round} | `{d.param}` | `{d.value!r}` | {d.reason} |" in note
 
