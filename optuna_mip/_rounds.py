@@ -173,8 +173,9 @@ def decide_round(
     if not free:
         return decisions
 
-    importances = free_importances(_evaluate(evaluator, used, direction), free)
-    param = least_important(importances)
+    raw = _evaluate(evaluator, used, direction)
+    importances = free_importances(raw, free)
+    param = least_important({name: raw.get(name, 0.0) for name in free})
     having = [t for t in used if param in t.params]
     best = _best(having, direction)
     value, reason = best.params[param], "best"
@@ -247,7 +248,11 @@ def free_importances(importances: dict[str, float], free: Sequence[str]) -> dict
 
 
 def least_important(importances: dict[str, float]) -> str:
-    """Eq. 9's ``argmin``, with ties broken by parameter name so that every worker agrees."""
+    """Eq. 9's ``argmin``, with ties broken by parameter name so that every worker agrees.
+
+    Taken on the evaluator's own values, not the shares: a null-corrected importance can be
+    negative, and which parameter is furthest below chance still matters when several are.
+    """
 
     return min(importances, key=lambda name: (round(importances[name], 12), name))
 

@@ -166,9 +166,9 @@ class NullImportance:
 
     @property
     def corrected(self) -> float:
-        """Importance above what the parameter's number of values alone earns it (>= 0)."""
+        """Importance above what the parameter's number of values alone earns it."""
 
-        return max(self.importance - self.null_mean, 0.0)
+        return self.importance - self.null_mean
 
 
 class NullCorrectedImportanceEvaluator(ForestImportanceEvaluator):
@@ -177,8 +177,10 @@ class NullCorrectedImportanceEvaluator(ForestImportanceEvaluator):
     Shuffling the target breaks any link between parameters and objective but keeps each
     parameter's values, so the importance a parameter gets then is the share MDI hands it for
     offering many split points. Subtracting it stops a dead parameter with many values (or a
-    continuous one) from looking more important than a useful one with two values. Negative
-    differences are clipped to zero, as Optuna's importances are non-negative.
+    continuous one) from looking more important than a useful one with two values. The
+    difference is negative for a parameter that explains less than chance would; it is not
+    clipped, so that such parameters stay ordered (MIP prunes the lowest first, and takes shares
+    of the positive part only).
 
     Args:
         n_shuffles:
