@@ -110,7 +110,7 @@ def main() -> int:
 
     try:
         if not all_fixed():  # until every hyper-parameter is fixed: failed trials do not count
-            study.optimize(objective, callbacks=[optuna_mip.StopWhenAllFixed(), stop_when_failing])
+            study.optimize(objective, callbacks=[optuna_mip.StopWhenAllFixed(), optuna_mip.PublishDecisions(), stop_when_failing])
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials and trainings are stored; run the same command to continue", file=sys.stderr)
         return 130
