@@ -210,7 +210,7 @@ def main() -> int:
     interruptible, progress = Interruptible(objective), TrialProgress(needed, done, len(space.values))
     try:
         if not all_fixed():  # until every hyper-parameter is fixed: failed trials do not count
-            study.optimize(interruptible, callbacks=[optuna_mip.StopWhenAllFixed(), stop_when_failing, progress])
+            study.optimize(interruptible, callbacks=[optuna_mip.StopWhenAllFixed(), optuna_mip.PublishDecisions(), stop_when_failing, progress])
     except KeyboardInterrupt:  # between trials: Optuna has nothing to log
         interruptible.interrupted = True
     finally:

@@ -3,9 +3,14 @@
 MIP (Sec. 4.2 and Algorithm 1 of "Rethinking Performance Estimation in Neural Architecture
 Search") searches a space of expensive settings by sampling cheap values more often, fitting a
 random forest every ``K`` trials and fixing the least important parameter, until every
-parameter is fixed. See :class:`MIPSampler`.
+parameter is fixed. See :class:`MIPSampler`; importance evaluators are in
+:mod:`optuna_mip.importance`.
 """
 
+from optuna_mip import importance
+from optuna_mip._callbacks import decisions_markdown
+from optuna_mip._callbacks import publish_decisions
+from optuna_mip._callbacks import PublishDecisions
 from optuna_mip._callbacks import required_trials
 from optuna_mip._callbacks import StopWhenAllFixed
 from optuna_mip._history import pruning_history
@@ -17,8 +22,12 @@ from optuna_mip._visualization import plot_importance_history
 __all__ = [
     "MIPSampler",
     "PruningDecision",
+    "PublishDecisions",
     "StopWhenAllFixed",
+    "decisions_markdown",
+    "importance",
     "plot_importance_history",
+    "publish_decisions",
     "pruning_history",
     "required_trials",
 ]

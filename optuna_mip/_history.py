@@ -2,15 +2,12 @@
 
 Source of truth (study *system* attributes, JSON values, one key per round)::
 
-    mip:config     {"samples_per_round": K, "importance_threshold": ..., "forest_seed": ...}
+    mip:config     {"samples_per_round": K, "importance_threshold": ..., "forest_seed": ...,
+                    "importance_evaluator": class name of the evaluator}
     mip:round:<s>  the decision of round s (see :class:`PruningDecision`)
 
-Mirrors for people (rewritten from the source of truth after each decision, so a lost race only
-delays them until the next decision):
-
-* study *user* attributes ``mip:fixed`` (``{param: value}``) and ``mip:history`` (list of
-  decision dicts), which optuna-dashboard shows on the study page;
-* an optuna-dashboard note with a table of the decisions.
+The sampler writes nothing else into the study. Mirrors for people (user attributes and an
+optuna-dashboard note) are written by :class:`~optuna_mip.PublishDecisions`, if the user asks.
 
 Per trial (trial system attributes): ``mip:round`` (how many decisions existed when the trial
 was sampled) and ``mip:fixed`` (the values fixed at that point).
@@ -24,24 +21,17 @@ from typing import Any
 from typing import Literal
 from typing import TYPE_CHECKING
 
-from optuna.logging import get_logger
-
 
 if TYPE_CHECKING:
     from optuna.study import Study
 
 
-# Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
-_logger = get_logger(f"optuna.{__name__}")
-
 CONFIG_KEY = "mip:config"
 ROUND_KEY_PREFIX = "mip:round:"
 TRIAL_ROUND_KEY = "mip:round"
 TRIAL_FIXED_KEY = "mip:fixed"
-USER_FIXED_KEY = "mip:fixed"
-USER_HISTORY_KEY = "mip:history"
 
-Reason = Literal["cheapest", "best"]
+Reason = Literal["cheapest", "best", "unused"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,17 +40,21 @@ class PruningDecision:
 
     Attributes:
         round:
-            1-based round number.
+            1-based number of the decision (an ``"unused"`` retirement is numbered like a round
+            but is made together with the round that follows it).
         param:
             The parameter pruned in this round, i.e. the free parameter of least importance.
         value:
             The value it is fixed at from now on.
         reason:
             ``"cheapest"`` if its importance was below the threshold and it has a cheapest value,
-            ``"best"`` if it was fixed at its value in the best trial.
+            ``"best"`` if it was fixed at its value in the best (feasible) trial, ``"unused"`` if no
+            trial sampled since the previous decision used it (a conditional parameter whose
+            parent was fixed to a value that does not need it): it is retired at its value in
+            the best trial that had it, without spending a round.
         importances:
-            Importance (Eq. 8, renormalised over the free parameters) of every parameter that
-            was free when the decision was made, the pruned one included.
+            Importance (renormalised over the free parameters) of every parameter that was free
+            when the decision was made, the pruned one included; empty for ``"unused"``.
         n_complete_trials:
             How many COMPLETE trials (the first ones by trial number) the forest was fitted on.
         last_trial_number:
@@ -77,6 +71,20 @@ class PruningDecision:
     n_complete_trials: int
     last_trial_number: int
     best_trial_number: int
+
+    def summary(self) -> str:
+        """One line for people, e.g. ``round 2: fixed 'epochs' = 10 (cheapest; ...)``."""
+
+        if self.reason == "unused":
+            return (
+                f"decision {self.round}: retired {self.param!r} = {self.value!r} "
+                "(unused since the previous decision)"
+            )
+        return (
+            f"round {self.round}: fixed {self.param!r} = {self.value!r} ({self.reason}; "
+            f"importance {self.importances[self.param]:.3f} among {len(self.importances)} free, "
+            f"on {self.n_complete_trials} complete trials)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -133,45 +141,3 @@ def record_decision(study: Study, decision: PruningDecision) -> PruningDecision:
         storage.set_study_system_attr(study_id, key, decision.to_dict())
         stored = storage.get_study_system_attrs(study_id)[key]
     return PruningDecision.from_dict(stored)
-
-
-def publish(study: Study, decisions: Sequence[PruningDecision]) -> None:
-    """Mirror the decisions into user attributes and an optuna-dashboard note."""
-
-    storage, study_id = study._storage, study._study_id
-    storage.set_study_user_attr(study_id, USER_FIXED_KEY, fixed_from_decisions(decisions))
-    storage.set_study_user_attr(study_id, USER_HISTORY_KEY, [d.to_dict() for d in decisions])
-    _save_dashboard_note(study, decisions)
-
-
-def note_markdown(decisions: Sequence[PruningDecision]) -> str:
-    """A Markdown table of the decisions, as shown in optuna-dashboard."""
-
-    lines = [
-        "## Minimum Importance Pruning",
-        "",
-        "| round | parameter | fixed at | reason | importance | complete trials "
-        "| importances of the free parameters |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for d in decisions:
-        importances = ", ".join(f"{k}: {v:.3f}" for k, v in sorted(d.importances.items()))
-        lines.append(
-            f"| {d.round} | `{d.param}` | `{d.value!r}` | {d.reason} "
-            f"| {d.importances.get(d.param, float('nan')):.3f} | {d.n_complete_trials} "
-            f"| {importances} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _save_dashboard_note(study: Study, decisions: Sequence[PruningDecision]) -> None:
-    # The note is a convenience: neither a missing optuna-dashboard nor a failure inside it (its
-    # note versioning is not made for concurrent writers) may break the study.
-    try:
-        from optuna_dashboard import save_note
-    except ImportError:
-        return
-    try:
-        save_note(study, note_markdown(decisions))
-    except Exception as e:  # noqa: BLE001
-        _logger.debug(f"MIPSampler: could not save the optuna-dashboard note: {e!r}")

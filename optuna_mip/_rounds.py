@@ -1,9 +1,9 @@
-"""The decision of one MIP round, as a pure function of the study's history.
+"""The decisions of one MIP round, as a pure function of the study's history.
 
 Round ``s`` is decided on the first ``m_s`` COMPLETE trials ordered by trial number, where
 ``m_s = max(s * K, m_{s-1} + K)`` (``s * K`` unless an earlier round had to wait, see below).
 Nothing else enters the decision: not the order in which trials finished, not which worker
-looks, not the wall clock. The forest seed is fixed per round. So every process that computes
+looks, not the wall clock. The importance evaluator is seeded. So every process that computes
 round ``s`` gets the same answer, and recording it is idempotent.
 
 Purity needs one rule: the decision is only *determinable* once no trial numbered below the
@@ -11,32 +11,40 @@ Purity needs one rule: the decision is only *determinable* once no trial numbere
 and would then belong to the first ``m_s``. Until then the round stays open and trials keep
 being sampled with the earlier rounds' fixed values. (A worker that died without failing its
 trial therefore holds the next round back until the trial is failed, e.g. by Optuna's heartbeat
-``fail_stale_trials``.) FAIL and PRUNED trials are skipped: they are not evidence.
+``fail_stale_trials``; the sampler warns when that takes longer than a round's worth of
+trials.) FAIL and PRUNED trials are skipped: they are not evidence.
 
 If the first ``m_s`` complete trials contain no free parameter (every parameter seen so far is
 fixed; only possible when a dynamic search space grows later), the round waits for the first
 complete trial that brings a new parameter.
+
+A free parameter that no trial of the evidence sampled after the previous decision has used
+(a conditional parameter whose parent was fixed to a value that does not need it) is retired
+in the same round, before the round's own decision, and does not count as a round.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Sequence
+import contextlib
 import dataclasses
+import logging
+import threading
 import zlib
 
 import numpy as np
+import optuna
+from optuna.importance import BaseImportanceEvaluator
+from optuna.samplers import RandomSampler
+from optuna.storages import InMemoryStorage
 from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_mip._cost import CostModel
 from optuna_mip._history import PruningDecision
-from optuna_mip._importance import encode
-from optuna_mip._importance import forest_importances
-from optuna_mip._importance import free_importances
-from optuna_mip._importance import least_important
-from optuna_mip._importance import targets
 from optuna_mip._space import same_value
-from optuna_mip._trials import TrialRecord
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +54,9 @@ class RoundSettings:
     samples_per_round: int
     importance_threshold: float
     forest_seed: int
+    importance_evaluator: str = "ForestImportanceEvaluator"
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | str]:
         return dataclasses.asdict(self)
 
 
@@ -58,39 +67,116 @@ def derive_seed(*parts: int | str) -> int:
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
-def decide_next_round(
-    records: Sequence[TrialRecord],
+def complete_trials_needed(previous: Sequence[PruningDecision], samples_per_round: int) -> int:
+    """``m_s`` of the next round; retirements of unused parameters are not rounds."""
+
+    rounds = [d for d in previous if d.reason != "unused"]
+    needed = (len(rounds) + 1) * samples_per_round
+    if rounds:
+        needed = max(needed, rounds[-1].n_complete_trials + samples_per_round)
+    return needed
+
+
+@dataclasses.dataclass
+class EvidenceScan:
+    """Walks the trials in number order until the next round's evidence is complete.
+
+    Finished trials never change, so a scan can be kept and continued as trials finish: the
+    sampler does not re-read the whole study for every trial.
+    """
+
+    needed: int
+    fixed: frozenset[str]
+    next_number: int = 0
+    n_complete: int = 0
+    has_free: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.n_complete >= self.needed and self.has_free
+
+    def feed(self, trial: FrozenTrial) -> bool:
+        """Count trial ``next_number``; :obj:`False` (and no change) while it may still complete."""
+
+        assert trial.number == self.next_number
+        if trial.state in (TrialState.RUNNING, TrialState.WAITING):
+            return False
+        self.next_number += 1
+        if is_evidence(trial):
+            self.n_complete += 1
+            self.has_free = self.has_free or any(n not in self.fixed for n in trial.params)
+        return True
+
+
+def is_evidence(trial: FrozenTrial) -> bool:
+    return trial.state == TrialState.COMPLETE and trial.values is not None
+
+
+def evidence(
+    trials: Sequence[FrozenTrial], previous: Sequence[PruningDecision], samples_per_round: int
+) -> list[FrozenTrial] | None:
+    """The trials the next round is decided on, or :obj:`None` if not determinable yet.
+
+    ``trials`` are all trials of the study, ordered by number.
+    """
+
+    scan = EvidenceScan(
+        complete_trials_needed(previous, samples_per_round), frozenset(d.param for d in previous)
+    )
+    for trial in trials:
+        if scan.ready or not scan.feed(trial):
+            break
+    if not scan.ready:
+        return None
+    return [t for t in trials[: scan.next_number] if is_evidence(t)]
+
+
+def decide_round(
+    used: Sequence[FrozenTrial],
     previous: Sequence[PruningDecision],
     settings: RoundSettings,
+    evaluator: BaseImportanceEvaluator,
     cost_model: CostModel,
     direction: StudyDirection,
-) -> PruningDecision | None:
-    """Decide round ``len(previous) + 1``, or return :obj:`None` if it is not determinable yet."""
+) -> list[PruningDecision]:
+    """The decisions of the next round, made on the evidence ``used`` (see :func:`evidence`).
 
-    round_number = len(previous) + 1
+    Retirements of unused parameters first, then the pruning of Eq. 9 among the remaining free
+    parameters (if any).
+    """
+
     fixed = {d.param for d in previous}
-    needed = round_number * settings.samples_per_round
-    if previous:
-        needed = max(needed, previous[-1].n_complete_trials + settings.samples_per_round)
-
-    used = _evidence(records, needed, fixed)
-    if used is None:
-        return None
-
-    names = sorted({name for r in used for name in r.params})
+    names = sorted({name for t in used for name in t.params})
     free = [name for name in names if name not in fixed]
-    importances = free_importances(
-        forest_importances(
-            encode(used, names),
-            targets(used),
-            seed=derive_seed(settings.forest_seed, "forest", round_number),
-        ),
-        names,
-        free,
-    )
-    param = least_important(importances)
+    decisions: list[PruningDecision] = []
 
-    having = [r for r in used if param in r.params]
+    def decide(param: str, value: object, reason: str, importances: dict[str, float], best: FrozenTrial) -> None:
+        decisions.append(
+            PruningDecision(
+                round=len(previous) + len(decisions) + 1,
+                param=param,
+                value=value,
+                reason=reason,  # type: ignore[arg-type]
+                importances=importances,
+                n_complete_trials=len(used),
+                last_trial_number=used[-1].number,
+                best_trial_number=best.number,
+            )
+        )
+
+    if previous:
+        since = [t for t in used if t.number > previous[-1].last_trial_number]
+        for param in [p for p in free if not any(p in t.params for t in since)]:
+            best = _best([t for t in used if param in t.params], direction)
+            decide(param, best.params[param], "unused", {}, best)
+            free.remove(param)
+    if not free:
+        return decisions
+
+    raw = _evaluate(evaluator, used, direction)
+    importances = free_importances(raw, free)
+    param = least_important({name: raw.get(name, 0.0) for name in free})
+    having = [t for t in used if param in t.params]
     best = _best(having, direction)
     value, reason = best.params[param], "best"
     if importances[param] < settings.importance_threshold:
@@ -100,39 +186,80 @@ def decide_next_round(
             reason = "cheapest"
             if not any(same_value(value, c) for c in cheapest):
                 value = cheapest[0]
+    decide(param, value, reason, importances, best)
+    return decisions
 
-    return PruningDecision(
-        round=round_number,
-        param=param,
-        value=value,
-        reason=reason,
-        importances=importances,
-        n_complete_trials=len(used),
-        last_trial_number=used[-1].number,
-        best_trial_number=best.number,
+
+def _evaluate(
+    evaluator: BaseImportanceEvaluator, used: Sequence[FrozenTrial], direction: StudyDirection
+) -> dict[str, float]:
+    # Importance evaluators read a study; give them one holding exactly the evidence. All
+    # parameters are assessed: those fixed in earlier rounds varied in the earlier trials and
+    # explain part of the objective.
+    storage = InMemoryStorage()
+    with _quiet_study_creation():
+        study_id = storage.create_new_study([direction])
+    view = optuna.load_study(
+        study_name=storage.get_study_name_from_id(study_id), storage=storage, sampler=RandomSampler(0)
     )
+    view.add_trials(used)
+    return evaluator.evaluate(view)
 
 
-def _evidence(
-    records: Sequence[TrialRecord], needed: int, fixed: set[str]
-) -> list[TrialRecord] | None:
-    """The first ``needed`` (or more, see the module doc) complete trials, if determinable."""
+class _DropStudyCreatedInThisThread(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.quiet = threading.local()
 
-    used: list[TrialRecord] = []
-    has_free = False
-    for record in records:
-        if record.state in (TrialState.RUNNING, TrialState.WAITING):
-            return None
-        if record.state != TrialState.COMPLETE or record.value is None:
-            continue
-        used.append(record)
-        has_free = has_free or any(name not in fixed for name in record.params)
-        if len(used) >= needed and has_free:
-            return used
-    return None
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.quiet, "on", False)
 
 
-def _best(records: Sequence[TrialRecord], direction: StudyDirection) -> TrialRecord:
-    # The earliest of equally good trials, so that ties do not depend on anything but numbers.
+_STUDY_CREATED_FILTER = _DropStudyCreatedInThisThread()
+logging.getLogger(InMemoryStorage.__module__).addFilter(_STUDY_CREATED_FILTER)
+
+
+@contextlib.contextmanager
+def _quiet_study_creation() -> Iterator[None]:
+    # The evidence study is an implementation detail; its "A new study created in memory" line
+    # at INFO would look like the user's study was recreated every round.
+    _STUDY_CREATED_FILTER.quiet.on = True
+    try:
+        yield
+    finally:
+        _STUDY_CREATED_FILTER.quiet.on = False
+
+
+def free_importances(importances: dict[str, float], free: Sequence[str]) -> dict[str, float]:
+    """Importances of the free parameters, renormalised to sum to one over them.
+
+    Eq. 8-9 compare the parameters still in the search space, so their shares are renormalised
+    and the 0.1 threshold keeps its meaning as the search space shrinks. A parameter the
+    evaluator did not assess (Optuna's evaluators skip parameters missing from some trials)
+    counts as unimportant. A degenerate result (nothing important, e.g. a constant objective)
+    gives every free parameter the same importance.
+    """
+
+    shares = np.asarray([max(float(importances.get(name, 0.0)), 0.0) for name in free])
+    total = float(shares.sum())
+    if not np.isfinite(total) or total <= 0.0:
+        return {name: 1.0 / len(free) for name in free}
+    return {name: float(share / total) for name, share in zip(free, shares)}
+
+
+def least_important(importances: dict[str, float]) -> str:
+    """Eq. 9's ``argmin``, with ties broken by parameter name so that every worker agrees.
+
+    Taken on the evaluator's own values, not the shares: a null-corrected importance can be
+    negative, and which parameter is furthest below chance still matters when several are.
+    """
+
+    return min(importances, key=lambda name: (round(importances[name], 12), name))
+
+
+def _best(trials: Sequence[FrozenTrial], direction: StudyDirection) -> FrozenTrial:
+    # Feasible trials first (constraints <= 0, as Study.best_trial); among equally good ones the
+    # earliest, so that ties depend on nothing but numbers.
     sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
-    return min(records, key=lambda r: (sign * float(r.value), r.number))  # type: ignore[arg-type]
+    feasible = [t for t in trials if all(c <= 0.0 for c in t.constraints.values())]
+    return min(feasible or trials, key=lambda t: (sign * float(t.value), t.number))  # type: ignore[arg-type]

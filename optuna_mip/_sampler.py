@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
+import threading
 from typing import Any
 from typing import TYPE_CHECKING
 import warnings
 
 import numpy as np
+from optuna._experimental import experimental_class
 from optuna.distributions import BaseDistribution
+from optuna.importance import BaseImportanceEvaluator
 from optuna.logging import get_logger
 from optuna.samplers import BaseSampler
 from optuna.samplers import RandomSampler
@@ -20,17 +24,20 @@ from optuna_mip._history import CONFIG_KEY
 from optuna_mip._history import decisions_from_system_attrs
 from optuna_mip._history import fixed_from_decisions
 from optuna_mip._history import PruningDecision
-from optuna_mip._history import publish
 from optuna_mip._history import pruning_history
 from optuna_mip._history import record_decision
 from optuna_mip._history import TRIAL_FIXED_KEY
 from optuna_mip._history import TRIAL_ROUND_KEY
-from optuna_mip._rounds import decide_next_round
+from optuna_mip._rounds import complete_trials_needed
+from optuna_mip._rounds import decide_round
 from optuna_mip._rounds import derive_seed
+from optuna_mip._rounds import EvidenceScan
 from optuna_mip._rounds import RoundSettings
 from optuna_mip._space import fit_into
-from optuna_mip._trials import load_records
-from optuna_mip._trials import TrialRecord
+from optuna_mip._trials import advance
+from optuna_mip._trials import finished_copy
+from optuna_mip._trials import load_evidence
+from optuna_mip.importance import ForestImportanceEvaluator
 
 
 if TYPE_CHECKING:
@@ -40,7 +47,11 @@ if TYPE_CHECKING:
 # Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
 _logger = get_logger(f"optuna.{__name__}")
 
+# The key Optuna's samplers and Study.best_trial read constraint values from.
+_CONSTRAINTS_KEY = "constraints"
 
+
+@experimental_class("0.1.0")
 class MIPSampler(BaseSampler):
     """Minimum Importance Pruning (MIP) as an Optuna sampler.
 
@@ -78,14 +89,41 @@ class MIPSampler(BaseSampler):
         from ``seed``; it is written to the study's system attributes only if absent and read
         back from there. A study resumed in another process, or optimised by several processes
         sharing one RDB storage, therefore makes each decision once and the same way. See
-        :func:`~optuna_mip.pruning_history` and :meth:`fixed_params`. Decisions are also
-        mirrored into the study user attributes ``mip:fixed`` and ``mip:history`` and into an
-        optuna-dashboard note.
+        :func:`~optuna_mip.pruning_history` and :meth:`fixed_params`. The sampler writes no
+        other study attribute; :class:`~optuna_mip.PublishDecisions` mirrors the decisions into
+        user attributes and an optuna-dashboard note.
+
+        Once a round is decided, the sampler keeps its place in the trials, so a trial costs
+        the same whether it is the 50th or the 5000th (the forest is fitted once per round).
 
         The first worker to touch a study stores ``samples_per_round``,
-        ``importance_threshold`` and the forest seed in it; a worker configured differently
-        warns and follows the study. ``cost`` and ``temperature`` cannot be stored (a cost may
-        be a function) and must be the same in every worker.
+        ``importance_threshold``, the forest seed and the evaluator's class name in it; a worker
+        configured differently warns and follows the stored numbers. ``cost``, ``temperature``
+        and the evaluator itself cannot be stored (a cost may be a function) and must be the
+        same in every worker.
+
+    Stalled rounds:
+        A round is only decided once every trial numbered below its last evidence trial has
+        finished (otherwise workers could disagree on the evidence). A trial left RUNNING
+        forever, by a worker killed without a heartbeat or a ``study.ask()`` never told, holds
+        back every later round: trials keep being sampled with the values fixed so far. When
+        a round has waited for more than ``samples_per_round`` complete trials beyond what it
+        needs, the sampler logs a warning naming the trial, once. Fix it by telling the trial
+        (``study.tell(number, state=TrialState.FAIL)``), or by running workers on an
+        :class:`~optuna.storages.RDBStorage` with ``heartbeat_interval`` so that
+        :func:`~optuna.storages.fail_stale_trials` (called by ``study.optimize``) fails trials
+        of dead workers.
+
+    Conditional parameters:
+        A free parameter that no trial since the previous decision has used (its parent was
+        fixed to a value that does not need it) is retired at its value in the best trial that
+        had it, recorded as a decision with reason ``"unused"``, together with the next round's
+        decision, so it does not spend a round.
+
+    Constraints:
+        With ``constraints_func`` (or :meth:`optuna.trial.Trial.set_constraint`), a pruned
+        parameter is fixed at its value in the best *feasible* trial (all constraints
+        ``<= 0``), as :attr:`optuna.study.Study.best_trial` picks it.
 
     Multi-objective studies:
         MIP prunes towards "the best trial", which a multi-objective study does not have. In such
@@ -110,7 +148,11 @@ class MIPSampler(BaseSampler):
 
             sampler = optuna_mip.MIPSampler(cost=flops, seed=0)
             study = optuna.create_study(direction="maximize", sampler=sampler)
-            study.optimize(objective, n_trials=100, callbacks=[optuna_mip.StopWhenAllFixed()])
+            study.optimize(
+                objective,
+                n_trials=100,
+                callbacks=[optuna_mip.StopWhenAllFixed(), optuna_mip.PublishDecisions()],
+            )
             print(optuna_mip.pruning_history(study), study.best_params)
 
     Args:
@@ -128,6 +170,20 @@ class MIPSampler(BaseSampler):
         importance_threshold:
             A pruned parameter whose importance (share among the free parameters) is below this
             is fixed at its cheapest value, otherwise at the best trial's value.
+        importance_evaluator:
+            How importance is measured: any :class:`~optuna.importance.BaseImportanceEvaluator`,
+            e.g. :class:`~optuna_mip.importance.NullCorrectedImportanceEvaluator` (MDI minus its
+            value under shuffled objectives, which stops parameters with many values, or
+            continuous ones, from looking important by chance),
+            :class:`~optuna.importance.FanovaImportanceEvaluator` or
+            :class:`~optuna.importance.PedAnovaImportanceEvaluator`. Pass it a ``seed`` so that
+            workers agree. :obj:`None` (default) is the paper's mean decrease in impurity
+            (:class:`~optuna_mip.importance.ForestImportanceEvaluator`) seeded from ``seed``.
+            Optuna's evaluators skip parameters missing from some trials; those count as
+            unimportant.
+        constraints_func:
+            As in Optuna's samplers: a function of a finished trial returning constraint values,
+            feasible when all are ``<= 0``. Stored in the trial's ``constraints`` system attribute.
         seed:
             Seed for sampling and for the random forest. Each value is drawn from a generator
             derived from ``(seed, trial number, parameter name)``, so results do not depend on
@@ -142,6 +198,8 @@ class MIPSampler(BaseSampler):
         temperature: float = 1.0,
         samples_per_round: int = 10,
         importance_threshold: float = 0.1,
+        importance_evaluator: BaseImportanceEvaluator | None = None,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         seed: int | None = None,
     ) -> None:
         if not temperature > 0:
@@ -155,14 +213,22 @@ class MIPSampler(BaseSampler):
 
         self._cost_model = CostModel(cost)
         self._temperature = float(temperature)
+        self._evaluator = importance_evaluator
+        self._constraints_func = constraints_func
         self._settings = RoundSettings(
             samples_per_round=int(samples_per_round),
             importance_threshold=float(importance_threshold),
             forest_seed=derive_seed(0 if seed is None else seed, "forest-base"),
+            importance_evaluator=type(importance_evaluator or ForestImportanceEvaluator()).__name__,
         )
         # Only read after construction, so threads sharing the sampler (n_jobs > 1) never race.
         entropy = np.random.SeedSequence().entropy if seed is None else seed
         self._sampling_seed = int(entropy)  # type: ignore[arg-type]
+        # A cache of facts about finished trials (which never change), per study: where the scan
+        # for the next round's evidence stopped, and which stalls were reported.
+        self._lock = threading.Lock()
+        self._scans: dict[tuple[int, int], EvidenceScan] = {}
+        self._reported_stalls: set[tuple[int, int, int, int]] = set()
 
     @staticmethod
     def fixed_params(study: Study) -> dict[str, Any]:
@@ -215,7 +281,7 @@ class MIPSampler(BaseSampler):
                 stacklevel=2,
             )
             return
-        decisions = self._settle_guarded(study)
+        decisions = self._settle_guarded(study, latest=trial.number)
         storage = study._storage
         storage.set_trial_system_attr(trial._trial_id, TRIAL_ROUND_KEY, len(decisions))
         storage.set_trial_system_attr(
@@ -254,57 +320,95 @@ class MIPSampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
+        if self._constraints_func is not None and state in (TrialState.COMPLETE, TrialState.PRUNED):
+            constraints = [float(c) for c in self._constraints_func(trial)]
+            study._storage.set_trial_system_attr(trial._trial_id, _CONSTRAINTS_KEY, constraints)
+            trial = study._storage.get_trial(trial._trial_id)
         # The storage still has the trial as RUNNING; decide with its final state and values.
-        self._settle_guarded(study, TrialRecord.from_frozen(trial, state, values))
+        self._settle_guarded(study, finished_copy(trial, state, values), latest=trial.number)
 
     def _settle_guarded(
-        self, study: Study, finishing: TrialRecord | None = None
+        self, study: Study, finishing: FrozenTrial | None = None, latest: int = -1
     ) -> list[PruningDecision]:
         # An exception here would stop study.optimize(). A decision that cannot be made now is
         # retried before the next trial; meanwhile sampling goes on with what is recorded.
         if _is_multi_objective(study):
             return []
         try:
-            return self._settle(study, finishing)
+            return self._settle(study, finishing, latest)
         except Exception as e:  # noqa: BLE001
             _logger.warning(f"MIPSampler could not update its pruning decisions: {e!r}")
             return pruning_history(study)
 
-    def _settle(self, study: Study, finishing: TrialRecord | None = None) -> list[PruningDecision]:
+    def _settle(
+        self, study: Study, finishing: FrozenTrial | None, latest: int
+    ) -> list[PruningDecision]:
         """Record every decision that is determinable now; return all recorded decisions."""
 
         system_attrs = study._storage.get_study_system_attrs(study._study_id)
         decisions = decisions_from_system_attrs(system_attrs)
         settings = self._study_settings(study, system_attrs)
-        k = settings.samples_per_round
-        complete = study._storage.get_all_trials(
-            study._study_id, deepcopy=False, states=(TrialState.COMPLETE,)
-        )
-        n_complete = len(complete) + int(
-            finishing is not None and finishing.state == TrialState.COMPLETE
-        )
-        if n_complete < (len(decisions) + 1) * k:
-            return decisions  # Cheap exit for the common case: the round is not full yet.
-
-        records = load_records(study, finishing)
-        decided = False
+        evaluator = self._evaluator or ForestImportanceEvaluator(seed=settings.forest_seed)
         while True:
-            decision = decide_next_round(
-                records, decisions, settings, self._cost_model, study.direction
-            )
-            if decision is None:
-                break
-            decision = record_decision(study, decision)
-            decisions.append(decision)
-            decided = True
-            _logger.info(
-                f"MIP round {decision.round}: fixed {decision.param!r} = {decision.value!r} "
-                f"({decision.reason}; importance {decision.importances[decision.param]:.3f} "
-                f"on {decision.n_complete_trials} complete trials)."
-            )
-        if decided:
-            publish(study, pruning_history(study))
-        return decisions
+            with self._lock:
+                scan = advance(self._scan(study, decisions, settings), study, finishing)
+            if not scan.ready:
+                self._report_stall(study, scan, decisions, settings, finishing, latest)
+                return decisions
+            used = load_evidence(study, scan, finishing)
+            for decision in decide_round(
+                used, decisions, settings, evaluator, self._cost_model, study.direction
+            ):
+                decision = record_decision(study, decision)
+                decisions.append(decision)
+                _logger.info(f"MIP {decision.summary()}.")
+
+    def _scan(
+        self, study: Study, decisions: Sequence[PruningDecision], settings: RoundSettings
+    ) -> EvidenceScan:
+        """The kept scan of ``study`` for the round after ``decisions``, or a fresh one."""
+
+        key = (id(study._storage), study._study_id)
+        needed = complete_trials_needed(decisions, settings.samples_per_round)
+        fixed = frozenset(d.param for d in decisions)
+        scan = self._scans.get(key)
+        if scan is None or scan.needed != needed or scan.fixed != fixed:
+            scan = self._scans[key] = EvidenceScan(needed, fixed)
+        return scan
+
+    def _report_stall(
+        self,
+        study: Study,
+        scan: EvidenceScan,
+        decisions: Sequence[PruningDecision],
+        settings: RoundSettings,
+        finishing: FrozenTrial | None,
+        latest: int,
+    ) -> None:
+        """Warn once when an unfinished trial holds back a round by more than a round's worth."""
+
+        blocker = scan.next_number
+        if blocker >= latest:
+            return  # Stopped at the end of the study, or at the trial being finished.
+        key = (id(study._storage), study._study_id, len(decisions), blocker)
+        patience = scan.needed + settings.samples_per_round
+        # Cheap bound first: at most ``latest - blocker`` trials completed after the blocker.
+        if key in self._reported_stalls or scan.n_complete + latest - blocker < patience:
+            return
+        n_complete = study._storage.get_n_trials(study._study_id, state=TrialState.COMPLETE)
+        n_complete += finishing is not None and finishing.state == TrialState.COMPLETE
+        if n_complete < patience:
+            return
+        self._reported_stalls.add(key)
+        _logger.warning(
+            f"MIP round {len(decisions) + 1} needs {scan.needed} complete trials and has "
+            f"{n_complete}, but trial {blocker} is still RUNNING or WAITING, and no round is "
+            "decided while a trial numbered below its evidence may still complete. If that "
+            "trial's worker died or the trial was asked and never told, fail it: "
+            f"study.tell({blocker}, state=optuna.trial.TrialState.FAIL), or run workers on an "
+            "RDBStorage with heartbeat_interval so that optuna.storages.fail_stale_trials fails "
+            "it. Until then trials are sampled with the values fixed so far."
+        )
 
     def _study_settings(self, study: Study, system_attrs: dict[str, Any]) -> RoundSettings:
         """The settings stored in the study (the first worker's), storing ours if none are."""

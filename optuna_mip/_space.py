@@ -59,7 +59,7 @@ def same_value(a: Any, b: Any) -> bool:
 
     if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):
         return isinstance(a, (bool, np.bool_)) and isinstance(b, (bool, np.bool_)) and a == b
-    if _is_number(a) and _is_number(b):
+    if is_number(a) and is_number(b):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
     return type(a) is type(b) and a == b
 
@@ -78,7 +78,7 @@ def fit_into(distribution: BaseDistribution, value: Any) -> Any | None:
             if same_value(value, choice):
                 return choice
         return None
-    if not _is_number(value) or not math.isfinite(float(value)):
+    if not is_number(value) or not math.isfinite(float(value)):
         return None
     assert isinstance(distribution, (IntDistribution, FloatDistribution))
     low, high, step = distribution.low, distribution.high, distribution.step
@@ -91,6 +91,6 @@ def fit_into(distribution: BaseDistribution, value: Any) -> Any | None:
     return float(clipped)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     # ``numbers.Real`` also admits NumPy scalars, which users put in cost tables built with NumPy.
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))

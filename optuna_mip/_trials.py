@@ -1,59 +1,82 @@
-"""A minimal, storage-independent view of the trials a decision is computed from."""
+"""Reading the trials a round is decided on from the storage, without rescanning the study.
+
+Pruners such as Hyperband hand samplers a filtered view of the study, so trials are read from
+the storage directly rather than through ``study.get_trials()``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from collections.abc import Sequence
+import copy
 import dataclasses
-from typing import Any
+import datetime
 from typing import TYPE_CHECKING
 
+from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
+
+from optuna_mip._rounds import EvidenceScan
+from optuna_mip._rounds import is_evidence
 
 
 if TYPE_CHECKING:
-    from optuna.distributions import BaseDistribution
     from optuna.study import Study
-    from optuna.trial import FrozenTrial
 
 
-@dataclasses.dataclass(frozen=True)
-class TrialRecord:
-    number: int
-    state: TrialState
-    value: float | None
-    params: Mapping[str, Any]
-    distributions: Mapping[str, BaseDistribution]
+def finished_copy(
+    trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+) -> FrozenTrial:
+    """``trial`` as it will be stored once told: in ``after_trial`` the storage still has it RUNNING."""
 
-    @classmethod
-    def from_frozen(
-        cls,
-        trial: FrozenTrial,
-        state: TrialState | None = None,
-        values: Sequence[float] | None = None,
-    ) -> TrialRecord:
-        state = trial.state if state is None else state
-        if values is None and state == TrialState.COMPLETE:
-            values = trial.values
-        return cls(
-            number=trial.number,
-            state=state,
-            value=values[0] if values else None,
-            params=trial.params,
-            distributions=trial.distributions,
-        )
+    finished = copy.copy(trial)
+    finished.state = state
+    finished.values = list(values) if values is not None and state == TrialState.COMPLETE else None
+    # Optuna checks it on finished trials; no decision depends on it.
+    finished.datetime_complete = finished.datetime_complete or datetime.datetime.now()
+    return finished
 
 
-def load_records(study: Study, finishing: TrialRecord | None = None) -> list[TrialRecord]:
-    """All trials of ``study`` ordered by number.
+def advance(scan: EvidenceScan, study: Study, finishing: FrozenTrial | None = None) -> EvidenceScan:
+    """Feed ``scan`` the trials that finished since it last stopped; return the scan to use now.
 
-    Reads the storage directly rather than ``study.get_trials()``, because pruners such as
-    Hyperband hand samplers a filtered view of the study. ``finishing`` is the trial being told
-    in ``after_trial``, which the storage still has as RUNNING: it replaces the stored one.
+    ``scan`` itself only ever takes stored, finished trials, so it stays valid for later calls.
+    The ``finishing`` trial (told but not stored yet) and the trials after it go into a copy.
+    A fresh scan reads all trials in one call; a continued one usually reads one or two.
     """
 
+    storage, study_id = study._storage, study._study_id
+    loaded = (
+        sorted(storage.get_all_trials(study_id, deepcopy=False), key=lambda t: t.number)
+        if scan.next_number == 0
+        else None
+    )
+    while not scan.ready:
+        number = scan.next_number
+        if finishing is not None and finishing.number == number:
+            trial = finishing
+            scan = dataclasses.replace(scan)
+        elif loaded is not None:
+            if number >= len(loaded):
+                break
+            trial = loaded[number]
+        else:
+            try:
+                trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+            except KeyError:
+                break
+            trial = storage.get_trial(trial_id)
+        if not scan.feed(trial):
+            break
+    return scan
+
+
+def load_evidence(
+    study: Study, scan: EvidenceScan, finishing: FrozenTrial | None = None
+) -> list[FrozenTrial]:
+    """The complete trials a ready ``scan`` went through, by number."""
+
     trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
-    records = [TrialRecord.from_frozen(t) for t in sorted(trials, key=lambda t: t.number)]
-    if finishing is not None:
-        records = [finishing if r.number == finishing.number else r for r in records]
-    return records
+    by_number = {t.number: t for t in trials if t.number < scan.next_number}
+    if finishing is not None and finishing.number in by_number:
+        by_number[finishing.number] = finishing
+    return [by_number[n] for n in sorted(by_number) if is_evidence(by_number[n])]

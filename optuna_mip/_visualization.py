@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import plotly.graph_objects as go
-
 from optuna_mip._history import CONFIG_KEY
 from optuna_mip._history import pruning_history
 
 
 if TYPE_CHECKING:
     from optuna.study import Study
+    import plotly.graph_objects as go
 
 
 def plot_importance_history(study: Study) -> go.Figure:
@@ -25,6 +24,9 @@ def plot_importance_history(study: Study) -> go.Figure:
         A :class:`plotly.graph_objects.Figure` (empty, with a title saying so, before the first
         decision).
     """
+
+    # Imported here: plotting is optional, the sampler needs only optuna, numpy and scikit-learn.
+    import plotly.graph_objects as go
 
     history = pruning_history(study)
     figure = go.Figure()
@@ -41,6 +43,7 @@ def plot_importance_history(study: Study) -> go.Figure:
     # Parameters in the order they were pruned, so the legend reads like the history.
     names = [d.param for d in history]
     names += sorted({n for d in history for n in d.importances} - set(names))
+    history = [d for d in history if d.importances]  # Retired unused parameters have none.
     for name in names:
         rounds = [d for d in history if name in d.importances]
         figure.add_trace(

@@ -27,10 +27,8 @@ import pytest
 
 import optuna_mip
 from optuna_mip import MIPSampler
-from optuna_mip._cost import CostModel
-from optuna_mip._rounds import decide_next_round
-from optuna_mip._rounds import RoundSettings
-from optuna_mip._trials import TrialRecord
+
+from _mip_helpers import assert_decisions_are_pure
 
 from _workers import finish, start_script
 
@@ -109,19 +107,6 @@ def start_worker(storage: str, study_name: str, n_trials: int, *extra: str) -> s
 
 
 
-def assert_decisions_are_pure(study: optuna.Study) -> None:
-    """Every recorded decision is what the pure round function gives on the final trials."""
-
-    history = optuna_mip.pruning_history(study)
-    records = [TrialRecord.from_frozen(t) for t in study.get_trials()]
-    config = study._storage.get_study_system_attrs(study._study_id)["mip:config"]
-    for s, decision in enumerate(history):
-        again = decide_next_round(
-            records, history[:s], RoundSettings(**config), CostModel(COST), study.direction
-        )
-        assert again == decision
-
-
 def test_resume_in_new_process_continues_the_same_rounds(tmp_path: Path) -> None:
     samples_per_round = 10
     uninterrupted = optuna.create_study(
@@ -186,7 +171,7 @@ def test_two_processes_on_postgres_decide_each_round_once(
         assert trial.system_attrs["mip:fixed"] == fixed
         if trial.state == TrialState.COMPLETE:
             assert {k: trial.params[k] for k in fixed} == fixed
-    assert_decisions_are_pure(study)
+    assert_decisions_are_pure(study, COST)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,11 @@ import optuna_dashboard
 import plotly.graph_objects as go
 import pytest
 
+from _mip_helpers import assert_decisions_are_pure
 import optuna_mip
 from optuna_mip import MIPSampler
-from optuna_mip._cost import CostModel
-from optuna_mip._importance import forest_importances
-from optuna_mip._importance import free_importances
-from optuna_mip._rounds import decide_next_round
-from optuna_mip._rounds import RoundSettings
-from optuna_mip._trials import TrialRecord
+from optuna_mip._rounds import free_importances
+from optuna_mip.importance import ForestImportanceEvaluator
 
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -109,17 +106,8 @@ def test_failed_and_pruned_trials_are_not_evidence() -> None:
     assert len(history) == 4
     assert [d.n_complete_trials for d in history] == [10, 20, 30, 40]
 
-    # The same decisions come out of the complete trials alone.
-    complete = [
-        TrialRecord.from_frozen(t) for t in study.get_trials(states=(TrialState.COMPLETE,))
-    ]
-    config = study._storage.get_study_system_attrs(study._study_id)["mip:config"]
-    settings = RoundSettings(**config)
-    for s, decision in enumerate(history):
-        again = decide_next_round(
-            complete, history[:s], settings, CostModel(COST), study.direction
-        )
-        assert again == decision
+    # The same decisions come out of the trials alone.
+    assert_decisions_are_pure(study, COST)
 
 
 def test_decisions_wait_for_running_trials_with_lower_numbers() -> None:
@@ -174,15 +162,24 @@ def test_infinite_and_single_valued_objectives_do_not_break_the_study() -> None:
 
 
 def test_forest_on_degenerate_data() -> None:
-    import numpy as np
+    def importances(values: list[tuple[float, float, float]]) -> dict[str, float]:
+        study = optuna.create_study()
+        for a, b, y in values:
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params={"a": a, "b": b},
+                    distributions={"a": FloatDistribution(0, 9), "b": FloatDistribution(0, 9)},
+                    value=y,
+                )
+            )
+        return ForestImportanceEvaluator(seed=0).evaluate(study)
 
-    assert forest_importances(np.zeros((0, 2)), np.zeros(0), seed=0) is None
-    importances = forest_importances(np.ones((1, 2)), np.ones(1), seed=0)
-    assert free_importances(importances, ["a", "b"], ["a", "b"]) == {"a": 0.5, "b": 0.5}
-    x = np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0]])  # Column "a" never varies.
-    importances = forest_importances(x, np.array([1.0, 2.0, 3.0]), seed=0)
-    assert free_importances(importances, ["a", "b"], ["a", "b"]) == {"a": 0.0, "b": 1.0}
-    assert free_importances(None, ["a", "b", "c"], ["c"]) == {"c": 1.0}
+    assert importances([]) == {}
+    assert importances([(1.0, 1.0, 1.0)]) == {"a": 0.0, "b": 0.0}
+    assert free_importances({"a": 0.0, "b": 0.0}, ["a", "b"]) == {"a": 0.5, "b": 0.5}
+    # Column "a" never varies.
+    assert importances([(0.0, 1.0, 1.0), (0.0, 2.0, 2.0), (0.0, 3.0, 3.0)]) == {"a": 0.0, "b": 1.0}
+    assert free_importances({}, ["c"]) == {"c": 1.0}
 
 
 def test_every_distribution_kind() -> None:
@@ -279,14 +276,26 @@ def test_required_trials() -> None:
         optuna_mip.required_trials(-1)
 
 
-def test_decisions_are_visible_in_user_attrs_dashboard_note_and_plot() -> None:
+def test_decisions_are_published_only_on_request() -> None:
     study = run_mip(four_params, cost=COST, seed=0)
+    assert study.user_attrs == {}  # The sampler writes only its own system attributes.
+    system_attrs = study._storage.get_study_system_attrs(study._study_id)
+    assert {k for k in system_attrs if not k.startswith("mip:")} == set()
+
+    study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
+    study.optimize(
+        four_params,
+        n_trials=100,
+        callbacks=[optuna_mip.StopWhenAllFixed(), optuna_mip.PublishDecisions()],
+    )
     history = optuna_mip.pruning_history(study)
     assert study.user_attrs["mip:fixed"] == MIPSampler.fixed_params(study)
-    assert study.user_attrs["mip:history"] == [d.to_dict() for d in history]
+    for d in history:
+        line = study.user_attrs[f"mip:round:{d.round:02d}"]
+        assert line.startswith(f"round {d.round}: fixed {d.param!r} = {d.value!r} ({d.reason};")
 
     note = optuna_dashboard.get_note(study)
-    assert "Minimum Importance Pruning" in note
+    assert "Minimum Importance Pruning" in note and "`ForestImportanceEvaluator`" in note
     for d in history:
         assert f"| {d.round} | `{d.param}` | `{d.value!r}` | {d.reason} |" in note
 
@@ -309,3 +318,112 @@ def test_multi_objective_samples_by_cost_without_pruning() -> None:
         study.optimize(lambda t: (four_params(t), 0.0), n_trials=25)
     assert optuna_mip.pruning_history(study) == []
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
+
+
+def test_minimize_prunes_towards_the_lowest_objective() -> None:
+    study = optuna.create_study(direction="minimize", sampler=MIPSampler(cost=COST, seed=0))
+    study.optimize(
+        lambda t: -four_params(t), n_trials=100, callbacks=[optuna_mip.StopWhenAllFixed()]
+    )
+    last = optuna_mip.pruning_history(study)[-1]
+    assert (last.param, last.value, last.reason) == ("depth", 8, "best")
+    assert study.best_params["depth"] == 8
+    assert_decisions_are_pure(study, COST)
+
+
+def test_infeasible_trials_are_never_best() -> None:
+    # depth 8 scores best but violates the constraint; 16 is the best feasible value.
+    def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+        return [1.0 if trial.params["depth"] == 8 else -1.0]
+
+    study = run_mip(four_params, cost=COST, seed=0, constraints_func=constraints)
+    last = optuna_mip.pruning_history(study)[-1]
+    assert (last.param, last.value, last.reason) == ("depth", 16, "best")
+    assert all(t.system_attrs["constraints"] for t in study.trials)
+    assert study.best_params["depth"] == 16
+
+
+def test_unused_conditional_parameter_is_retired_without_a_round() -> None:
+    # "kind" matters most... no: "alpha" and "depth" matter, "kind" does not; once "kind" is
+    # fixed, one of its children is never suggested again and must not cost a round.
+    def objective(trial: Trial) -> float:
+        trial.suggest_categorical("noise", [0, 1, 2])
+        if trial.suggest_categorical("kind", ["linear", "tree"]) == "linear":
+            return trial.suggest_float("alpha", 0.0, 1.0)
+        return trial.suggest_int("depth", 1, 5) / 5
+
+    cost = {"kind": {"linear": 1.0, "tree": 2.0}}
+    study = run_mip(objective, cost=cost, seed=0, samples_per_round=6, importance_threshold=1.0)
+    history = optuna_mip.pruning_history(study)
+    kind = next(d for d in history if d.param == "kind")
+    child = "depth" if kind.value == "linear" else "alpha"
+    retired = [d for d in history if d.reason == "unused"]
+    assert [d.param for d in retired] == [child]
+    # Retired together with the next round's decision: same evidence, no extra round.
+    [same_round] = [d for d in history if d.round == retired[0].round + 1]
+    assert same_round.n_complete_trials == retired[0].n_complete_trials
+    rounds = [d for d in history if d.reason != "unused"]
+    assert [d.n_complete_trials for d in rounds] == [6 * (i + 1) for i in range(len(rounds))]
+    assert len(rounds) == 3  # noise, kind and the used child: three rounds for four parameters.
+    assert_decisions_are_pure(study, cost)
+
+
+def test_numeric_categorical_values_are_ordered_by_value() -> None:
+    from optuna_mip.importance import design_matrix
+
+    distribution = CategoricalDistribution([32, 8, 16])
+    trials = [
+        optuna.trial.create_trial(params={"w": w}, distributions={"w": distribution}, value=0.0)
+        for w in (16, 32, 8)
+    ]
+    assert design_matrix(trials, ["w"])[:, 0].tolist() == [16.0, 32.0, 8.0]
+    mixed = CategoricalDistribution(["a", 1])
+    trials = [
+        optuna.trial.create_trial(params={"m": m}, distributions={"m": mixed}, value=0.0)
+        for m in (1, "a")
+    ]
+    assert design_matrix(trials, ["m"])[:, 0].tolist() == [1.0, 0.0]  # Choice index.
+
+
+def test_stuck_trial_is_reported_once_within_a_round(caplog: pytest.LogCaptureFixture) -> None:
+    k = 5
+    study = optuna.create_study(
+        direction="maximize", sampler=MIPSampler(cost=COST, seed=0, samples_per_round=k)
+    )
+    study.ask()  # Asked and never told: trial 0 stays RUNNING.
+    optuna.logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING", logger="optuna"):
+            study.optimize(four_params, n_trials=2 * k - 1)
+            assert not [r for r in caplog.records if "still RUNNING" in r.getMessage()]
+            study.optimize(four_params, n_trials=3 * k)
+    finally:
+        optuna.logging.disable_propagation()
+    # The round needs k complete trials; the warning comes once, when it has k more.
+    stalls = {r.getMessage() for r in caplog.records if "still RUNNING" in r.getMessage()}
+    assert len(stalls) == 1
+    [stall] = stalls
+    assert f"needs {k} complete trials and has {2 * k}" in stall
+    assert "trial 0" in stall and "fail_stale_trials" in stall
+    assert optuna_mip.pruning_history(study) == []  # Decisions stay a function of the study.
+    study.tell(0, state=TrialState.FAIL)
+    study.optimize(four_params, n_trials=1)
+    assert len(optuna_mip.pruning_history(study)) >= 1
+
+
+@pytest.mark.parametrize(
+    "evaluator",
+    [
+        optuna.importance.MeanDecreaseImpurityImportanceEvaluator(seed=0),
+        optuna.importance.FanovaImportanceEvaluator(seed=0),
+        optuna.importance.PedAnovaImportanceEvaluator(),
+    ],
+    ids=["mdi", "fanova", "ped-anova"],
+)
+def test_optuna_importance_evaluators(evaluator: Any) -> None:
+    study = run_mip(four_params, cost=COST, seed=0, importance_evaluator=evaluator)
+    history = optuna_mip.pruning_history(study)
+    assert {d.param for d in history} == set(COST)
+    assert history[-1].param == "depth" and history[-1].value == 8
+    config = study._storage.get_study_system_attrs(study._study_id)["mip:config"]
+    assert config["importance_evaluator"] == type(evaluator).__name__

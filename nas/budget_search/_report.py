@@ -12,8 +12,8 @@
 * :func:`write_report`: all of the above, MIP's pruning history and Optuna's optimisation history in
   one folder (``report.md`` and HTML figures that open offline).
 
-The forest is the one MIP fits (:mod:`optuna_mip._importance`: same encoding of trials, same number of
-trees), fitted on COMPLETE trials with the trial's ``r_s`` user attribute as the target (falling back
+The forest is the one MIP fits (:mod:`optuna_mip.importance`: same encoding of trials, same number of
+trees, and the null of :class:`~optuna_mip.importance.NullCorrectedImportanceEvaluator`), fitted on COMPLETE trials with the trial's ``r_s`` user attribute as the target (falling back
 to the objective value), as Fig. 4 regresses r_s rather than the cost-penalised objective.
 """
 
@@ -34,10 +34,14 @@ from plotly.subplots import make_subplots
 from sklearn.ensemble import RandomForestRegressor
 
 from nas.budget_search._bpe_space import BudgetSpace
-from optuna_mip import plot_importance_history, pruning_history
-from optuna_mip._history import note_markdown
-from optuna_mip._importance import _N_TREES, encode, forest_importances, targets
-from optuna_mip._trials import TrialRecord
+from optuna_mip import decisions_markdown, plot_importance_history, pruning_history
+from optuna_mip.importance import (
+    ForestImportanceEvaluator,
+    NullCorrectedImportanceEvaluator,
+    design_matrix,
+    encode_values,
+    target_values,
+)
 
 # Below this many complete trials a forest of bootstrapped trees has nothing to split: every
 # importance and curve would be noise, so the report says "not enough trials" instead.
@@ -198,11 +202,11 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------------------- forest
 
 
-def _design(study: optuna.Study, space: BudgetSpace) -> tuple[list[str], list[TrialRecord], np.ndarray, np.ndarray]:
-    """Searched parameter names present in the trials, their records, design matrix and r_s."""
-    records = [TrialRecord.from_frozen(t, values=[_response(t)]) for t in _complete_trials(study)]
-    names = [name for name in space.values if any(name in r.params for r in records)]
-    return names, records, encode(records, names), targets(records)
+def _design(study: optuna.Study, space: BudgetSpace) -> tuple[list[str], list[FrozenTrial], np.ndarray, np.ndarray]:
+    """Searched parameter names present in the trials, the trials, design matrix and r_s."""
+    trials = _complete_trials(study)
+    names = [name for name in space.values if any(name in t.params for t in trials)]
+    return names, trials, design_matrix(trials, names), target_values(trials, _response)
 
 
 def _enough(x: np.ndarray) -> bool:
@@ -215,9 +219,10 @@ def _not_enough(n_trials: int) -> str:
 
 def parameter_importances(study: optuna.Study, space: BudgetSpace, seed: int = 0) -> dict[str, float]:
     """Impurity importance (Eq. 8) of each searched hyper-parameter for r_s; empty with too few trials."""
-    names, _, x, y = _design(study, space)
-    importances = forest_importances(x, y, seed) if _enough(x) else None
-    return {} if importances is None else dict(zip(names, map(float, importances)))
+    names, _, x, _ = _design(study, space)
+    if not _enough(x):
+        return {}
+    return ForestImportanceEvaluator(seed=seed).evaluate(study, names, target=_response)
 
 
 def null_importances(
@@ -225,39 +230,17 @@ def null_importances(
 ) -> dict[str, tuple[float, float]]:
     """Per hyper-parameter, mean and 95th percentile of its importance when r_s is shuffled.
 
-    The same forest (same seed) is fitted ``n_shuffles`` times on randomly permuted targets, which
-    breaks any link between parameters and r_s but keeps each parameter's values. What a parameter
-    gets there is what impurity importance hands it for its number of values alone. Empty with too
-    few trials.
+    See :class:`optuna_mip.importance.NullCorrectedImportanceEvaluator`: what a parameter gets there is
+    what impurity importance hands it for its number of values alone. Empty with too few trials.
     """
     if n_shuffles < 1:
         raise ValueError(f"n_shuffles must be >= 1, got {n_shuffles}")
-    names, _, x, y = _design(study, space)
+    names, _, x, _ = _design(study, space)
     if not _enough(x):
         return {}
-    rng = np.random.default_rng(seed)
-    shuffled = [forest_importances(x, rng.permutation(y), seed) for _ in range(n_shuffles)]
-    samples = np.asarray([s for s in shuffled if s is not None]).reshape(-1, len(names))
-    if samples.shape[0] == 0:
-        return {}
-    return {
-        name: (float(samples[:, j].mean()), float(np.percentile(samples[:, j], 95)))
-        for j, name in enumerate(names)
-    }
-
-
-def _candidate_codes(records: Sequence[TrialRecord], name: str, candidates: Sequence[Any]) -> np.ndarray:
-    """How :func:`optuna_mip._importance.encode` writes each candidate value of ``name``.
-
-    Encoding probe records after the real ones keeps the real ones' codes and gives each candidate
-    the code the forest saw for it (categorical: choice index; numeric: the value).
-    """
-    template = next(r for r in records if name in r.params)
-    probes = [
-        TrialRecord(-1, TrialState.COMPLETE, None, {name: value}, {name: template.distributions[name]})
-        for value in candidates
-    ]
-    return encode([*records, *probes], [name])[len(records) :, 0]
+    evaluator = NullCorrectedImportanceEvaluator(n_shuffles=n_shuffles, seed=seed)
+    nulls = evaluator.null_importances(study, names, target=_response)
+    return {name: (null.null_mean, null.null_p95) for name, null in nulls.items()}
 
 
 def _partial_dependence(forest: RandomForestRegressor, x: np.ndarray, column: int, codes: np.ndarray) -> np.ndarray:
@@ -290,7 +273,7 @@ def plot_hyperparameter_effects(study: optuna.Study, space: BudgetSpace, seed: i
     names, records, x, y = _design(study, space)
     if not _enough(x):
         return _message_figure(f"Hyper-parameter effects: {_not_enough(x.shape[0])}")
-    forest = RandomForestRegressor(n_estimators=_N_TREES, random_state=seed, n_jobs=1).fit(x, y)
+    forest = ForestImportanceEvaluator(seed=seed).fit(x, y)
     importances = forest.feature_importances_
     n_cols = min(4, len(names))
     n_rows = math.ceil(len(names) / n_cols)
@@ -303,7 +286,7 @@ def plot_hyperparameter_effects(study: optuna.Study, space: BudgetSpace, seed: i
     )
     for j, name in enumerate(names):
         candidates = list(space.values[name])
-        curves = _partial_dependence(forest, x, j, _candidate_codes(records, name, candidates))
+        curves = _partial_dependence(forest, x, j, encode_values(records, name, candidates))
         mean, std = curves.mean(axis=0), curves.std(axis=0)
         labels = [str(value) for value in candidates]
         cell = {"row": j // n_cols + 1, "col": j % n_cols + 1}
@@ -324,7 +307,7 @@ def plot_hyperparameter_effects(study: optuna.Study, space: BudgetSpace, seed: i
             ),
             **cell,
         )
-        observed = [(str(r.params[name]), r.value) for r in records if name in r.params]
+        observed = [(str(r.params[name]), _response(r)) for r in records if name in r.params]
         figure.add_trace(
             go.Scatter(
                 x=[o[0] for o in observed],
@@ -575,7 +558,7 @@ def write_report(
         "## Best distinct budgets (Table 1)",
         "",
         format_table(rows),
-        note_markdown(decisions) if decisions else _NO_DECISION,
+        decisions_markdown(study, decisions) if decisions else _NO_DECISION,
         "## Hyper-parameter importance vs. null",
         "",
         *_importance_lines(importance, null, len(complete)),
