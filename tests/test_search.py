@@ -1,6 +1,5 @@
 """Architecture search: the objective, pruning, and the resumable ``nas search`` / ``nas evaluate`` commands."""
 
-import json
 import signal
 import sqlite3
 import subprocess
