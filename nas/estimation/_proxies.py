@@ -160,7 +160,7 @@ PROXIES: tuple[str, ...] = tuple(_PROXIES)
 def proxy_batches(budget: Budget, dataset: Dataset, *, batches: int, seed: int, device: torch.device) -> Batches:
     """The first ``batches`` training batches of the budget's images (augmented as in training,
     seeded by ``seed``)."""
-    loader = training_batches(make_splits(dataset, budget), dataset, budget, device, seed=seed)
+    loader = training_batches(make_splits(dataset, budget).train, dataset, budget, device, seed=seed)
     if not 1 <= batches <= len(loader):
         raise ProxyError(f"batches must be in 1..{len(loader)} (the budget's training batches), got {batches}")
     iterator = iter(loader)

@@ -112,10 +112,10 @@ def _autocast(budget: Budget, device: torch.device) -> contextlib.AbstractContex
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def training_batches(splits: Splits, dataset: Dataset, budget: Budget, device: torch.device, *, seed: int) -> BatchLoader:
-    """The budget's training batches on ``device``, shuffled and augmented as ``seed`` draws them."""
+def training_batches(images: ImageSet, dataset: Dataset, budget: Budget, device: torch.device, *, seed: int) -> BatchLoader:
+    """The budget's training batches of ``images`` on ``device``, shuffled and augmented as ``seed`` draws them."""
     return BatchLoader(
-        splits.train,
+        images,
         batch_size=budget.batch_size,
         train=True,
         mean=dataset.mean,
@@ -190,7 +190,7 @@ def train(
     model = build_network(genotype, budget, dataset.num_classes, device)
     flops = network_flops(genotype, budget, dataset.num_classes)
     params = count_parameters(model)
-    train_loader = training_batches(splits, dataset, budget, device, seed=budget.seed)
+    train_loader = training_batches(splits.train, dataset, budget, device, seed=budget.seed)
     held_out_loader = BatchLoader(
         splits.held_out, batch_size=512, train=False, mean=dataset.mean, std=dataset.std, device=device
     )

@@ -35,9 +35,9 @@ from nas.estimation._budget import Budget
 from nas.estimation._checkpoint import Checkpoint
 from nas.estimation._data import Dataset, train_valid_split
 from nas.estimation._estimate import dataset_key
-from nas.estimation._trainer import CODE_VERSION, default_device, evaluate, make_splits
+from nas.estimation._trainer import CODE_VERSION, default_device, evaluate, make_splits, training_batches
 from nas.oneshot._supernet import check_supernet_budget, CELL_TYPES, EDGES, FixedChoices, Supernet, build_supernet, edge_index
-from nas.oneshot._training import autocast, evaluation_loader, training_loader, weight_optimiser
+from nas.oneshot._training import autocast, evaluation_loader, weight_optimiser
 from nas.space._genotype import CELL_INPUTS, NODES, OPERATIONS, Cell, Genotype
 
 ORDERS = (1, 2)
@@ -173,8 +173,8 @@ class DartsSearch:
         self.alpha_optimizer = torch.optim.Adam(
             list(self.alphas.values()), lr=ALPHA_LR, betas=ALPHA_BETAS, weight_decay=ALPHA_WEIGHT_DECAY
         )
-        self.weight_loader = training_loader(weight_images, budget, dataset, self.device, seed=budget.seed)
-        self.alpha_loader = training_loader(alpha_images, budget, dataset, self.device, seed=budget.seed + 1)
+        self.weight_loader = training_batches(weight_images, dataset, budget, self.device, seed=budget.seed)
+        self.alpha_loader = training_batches(alpha_images, dataset, budget, self.device, seed=budget.seed + 1)
         self.valid_loader = evaluation_loader(splits.valid, dataset, self.device)
         self.history: list[EpochRecord] = []
 

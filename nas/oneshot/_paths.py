@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from nas._errors import NasError
 from nas.estimation._budget import Budget
 from nas.estimation._data import Dataset, subsample
-from nas.estimation._trainer import default_device, evaluate, make_splits
+from nas.estimation._trainer import default_device, evaluate, make_splits, training_batches
 from nas.oneshot._supernet import check_supernet_budget, FixedChoices, build_supernet, genotype_path
-from nas.oneshot._training import autocast, evaluation_loader, training_loader, weight_optimiser
+from nas.oneshot._training import autocast, evaluation_loader, weight_optimiser
 from nas.space._genotype import SAMPLED_OPERATIONS, Cell, Genotype, sample_genotype
 
 SAMPLINGS = ("random", "fair")
@@ -102,7 +102,7 @@ class PathTraining:
         torch.manual_seed(budget.seed)
         self.model = build_supernet(SAMPLED_OPERATIONS, budget, dataset.num_classes, self.device)
         self.optimizer, self.scheduler = weight_optimiser(self.model.parameters(), budget)
-        self.loader = training_loader(splits.train, budget, dataset, self.device, seed=budget.seed)
+        self.loader = training_batches(splits.train, dataset, budget, self.device, seed=budget.seed)
         self.rng = random.Random(budget.seed)
         valid = splits.valid if valid_images >= len(splits.valid) else subsample(splits.valid, valid_images / len(splits.valid), seed=0)
         self.valid_loader = evaluation_loader(valid, dataset, self.device)

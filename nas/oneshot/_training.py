@@ -24,19 +24,6 @@ def autocast(budget: Budget) -> contextlib.AbstractContextManager:
     return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
 
 
-def training_loader(images: ImageSet, budget: Budget, dataset: Dataset, device: torch.device, seed: int) -> BatchLoader:
-    return BatchLoader(
-        images,
-        batch_size=budget.batch_size,
-        train=True,
-        mean=dataset.mean,
-        std=dataset.std,
-        device=device,
-        seed=seed,
-        cutout=budget.cutout,
-    )
-
-
 def evaluation_loader(images: ImageSet, dataset: Dataset, device: torch.device) -> BatchLoader:
     return BatchLoader(images, batch_size=EVAL_BATCH, train=False, mean=dataset.mean, std=dataset.std, device=device)
 
