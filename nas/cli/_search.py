@@ -77,8 +77,11 @@ def _search(args: argparse.Namespace) -> int:
     name = args.study_name or _default_study_name(args.strategy, args, setup)
     storage = open_storage(args.storage)
     existing = check_study(storage, name, setup)
-    # A resumed run or a second worker must not replay the first run's proposals: offset the seed.
-    seed = None if args.seed is None else args.seed + existing
+    # Evolution and REINFORCE seed each draw by (seed, trial number): resumed, they go on as one
+    # uninterrupted run. Optuna's RandomSampler draws one sequence per process, which a resumed run or
+    # a second worker would replay: offset its seed by the trials already there.
+    trial_seeded = args.strategy in ("evolution", "reinforce")
+    seed = None if args.seed is None else args.seed + (0 if trial_seeded else existing)
     sampler = optuna.samplers.RandomSampler(seed) if darts else make_sampler(args.strategy, seed)
     study = create_search_study(storage, name, setup, sampler, pruner)
     # Per-trial lines say enough; a training bar only on a terminal.

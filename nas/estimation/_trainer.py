@@ -195,6 +195,8 @@ def train(
         splits.held_out, batch_size=512, train=False, mean=dataset.mean, std=dataset.std, device=device
     )
     step = TrainingStep(model, budget, device)
+    # Epoch e trains at the cosine rate of e, as the authors' code under the PyTorch 1.0 it pinned
+    # (scheduler stepped at each epoch's start, which then gave epoch e the rate of e).
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(step.optimizer, budget.epochs)
     stateful = {"model": model, "optimizer": step.optimizer, "scheduler": scheduler, "scaler": step.scaler}
     # What a resumed run needs besides the modules: the last loss, the best accuracy, the time spent.

@@ -175,7 +175,7 @@ class DartsSearch:
         )
         self.weight_loader = training_batches(weight_images, dataset, budget, self.device, seed=budget.seed)
         self.alpha_loader = training_batches(alpha_images, dataset, budget, self.device, seed=budget.seed + 1)
-        self.valid_loader = evaluation_loader(splits.valid, dataset, self.device)
+        self.valid_loader = evaluation_loader(splits.held_out, dataset, self.device)
         self.history: list[EpochRecord] = []
 
     @property

@@ -104,7 +104,7 @@ class PathTraining:
         self.optimizer, self.scheduler = weight_optimiser(self.model.parameters(), budget)
         self.loader = training_batches(splits.train, dataset, budget, self.device, seed=budget.seed)
         self.rng = random.Random(budget.seed)
-        valid = splits.valid if valid_images >= len(splits.valid) else subsample(splits.valid, valid_images / len(splits.valid), seed=0)
+        valid = splits.held_out if valid_images >= len(splits.held_out) else subsample(splits.held_out, valid_images / len(splits.held_out), seed=0)
         self.valid_loader = evaluation_loader(valid, dataset, self.device)
         calibration = splits.train.subset(torch.arange(min(len(splits.train), recalibration_batches * budget.batch_size)))
         self.valid_images, self.recalibration_images = len(valid), len(calibration)
