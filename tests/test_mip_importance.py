@@ -7,10 +7,14 @@ fitting noise, so it rarely ranks the useful one first; the null-corrected MDI s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
+
+import optuna_mip
 
 from optuna_mip.importance import ForestImportanceEvaluator
 from optuna_mip.importance import NullCorrectedImportanceEvaluator
@@ -70,3 +74,31 @@ def test_null_importances_of_a_dead_parameter_center_on_zero() -> None:
     assert nulls["useful"].corrected > nulls["dead"].corrected
     for null in nulls.values():
         assert null.null_p95 >= null.null_mean
+
+
+def trap_objective(seed: int) -> Callable[[optuna.Trial], float]:
+    def objective(trial: optuna.Trial) -> float:
+        for name, d in SPACE.items():
+            if isinstance(d, CategoricalDistribution):
+                trial.suggest_categorical(name, d.choices)
+        trial.suggest_float("dead", 0.0, 1.0)
+        return trial.params["useful"] + float(np.random.default_rng([seed, trial.number]).normal())
+
+    return objective
+
+
+def test_mip_fixes_the_useful_parameter_at_its_better_value() -> None:
+    # End to end through the sampler, without costs (the trap has none): every decision is the
+    # best trial's value, so "useful" must be pruned late enough for the best trial to have its
+    # better value 0. Even when it is pruned last (50 trials) that holds only ~91 % of the time.
+    fixed = []
+    for seed in SEEDS:
+        sampler = optuna_mip.MIPSampler(
+            seed=seed,
+            importance_evaluator=NullCorrectedImportanceEvaluator(n_shuffles=10, n_trees=16, seed=seed),
+        )
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(trap_objective(seed), n_trials=50, callbacks=[optuna_mip.StopWhenAllFixed()])
+        fixed.append(optuna_mip.MIPSampler.fixed_params(study)["useful"])
+    # Measured: 18 of 20.
+    assert fixed.count(0) >= 18
