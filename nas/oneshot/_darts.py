@@ -37,9 +37,9 @@ from nas.estimation._budget import Budget
 from nas.estimation._checkpoint import Checkpoint
 from nas.estimation._data import Dataset, train_valid_split
 from nas.estimation._estimate import dataset_key
-from nas.estimation._trainer import CODE_VERSION, default_device, evaluate, make_splits, training_batches
+from nas.estimation._trainer import CODE_VERSION, autocast, default_device, evaluate, make_splits, training_batches
 from nas.oneshot._supernet import check_supernet_budget, CELL_TYPES, EDGES, FixedChoices, Supernet, build_supernet, edge_index
-from nas.oneshot._training import autocast, evaluation_loader, weight_optimiser
+from nas.oneshot._training import MIXED_DTYPE, evaluation_loader, weight_optimiser
 from nas.space._genotype import CELL_INPUTS, NODES, OPERATIONS, Cell, Genotype
 
 ORDERS = (1, 2)
@@ -199,7 +199,7 @@ class DartsSearch:
         return min(len(self.weight_loader), len(self.alpha_loader))
 
     def _loss(self, model: Supernet, alphas: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with autocast(self.budget):
+        with autocast(self.budget, self.device, MIXED_DTYPE):
             return relaxed_loss(model, alphas, x, y)
 
     def _alpha_step(self, train_batch: tuple[torch.Tensor, torch.Tensor], valid_batch: tuple[torch.Tensor, torch.Tensor]) -> None:
@@ -240,7 +240,7 @@ class DartsSearch:
     @torch.no_grad()
     def validation_accuracy(self) -> float:
         weights = {name: F.softmax(alpha.detach(), dim=-1) for name, alpha in self.alphas.items()}
-        return evaluate(FixedChoices(self.model, weights), self.valid_loader, self.budget, self.device)
+        return evaluate(FixedChoices(self.model, weights), self.valid_loader, self.budget, self.device, MIXED_DTYPE)
 
     def genotype(self) -> Genotype:
         return derive_genotype(self.alphas)

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from nas._errors import NasError
 from nas.estimation._budget import Budget
 from nas.estimation._data import Dataset, subsample
-from nas.estimation._trainer import default_device, evaluate, make_splits, training_batches
+from nas.estimation._trainer import autocast, default_device, evaluate, make_splits, training_batches
 from nas.oneshot._supernet import check_supernet_budget, FixedChoices, build_supernet, genotype_path
-from nas.oneshot._training import autocast, evaluation_loader, weight_optimiser
+from nas.oneshot._training import MIXED_DTYPE, evaluation_loader, weight_optimiser
 from nas.space._genotype import SAMPLED_OPERATIONS, Cell, Genotype, sample_genotype
 
 SAMPLINGS = ("random", "fair")
@@ -119,7 +119,7 @@ class PathTraining:
             genotypes = step_genotypes(self.sampling, self.level, self.rng)
             self.optimizer.zero_grad(set_to_none=True)
             for genotype in genotypes:
-                with autocast(self.budget):
+                with autocast(self.budget, self.device, MIXED_DTYPE):
                     loss = F.cross_entropy(self.model(x, genotype_path(genotype, SAMPLED_OPERATIONS)).float(), y)
                 loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.budget.grad_clip)
@@ -140,9 +140,9 @@ class PathTraining:
                 module.momentum = None  # a plain average over the recalibration batches
         model.train()
         for x in self.calibration_batches:
-            with autocast(self.budget):
+            with autocast(self.budget, self.device, MIXED_DTYPE):
                 path(x)
-        return evaluate(path, self.valid_loader, self.budget, self.device)
+        return evaluate(path, self.valid_loader, self.budget, self.device, MIXED_DTYPE)
 
     def state_dict(self) -> dict[str, Any]:
         return {
