@@ -197,3 +197,6 @@ def test_objective_rejects_what_darts_cannot_search(tmp_path) -> None:
         DartsObjective(TINY, dataset, checkpoint_dir=tmp_path, order=3)
     with pytest.raises(BudgetError, match="layers"):
         DartsObjective(TINY.replace(layers=2), dataset, checkpoint_dir=tmp_path)
+    for evaluation in ("test-last", "test-best"):
+        with pytest.raises(BudgetError, match="evaluation"):
+            DartsObjective(TINY.replace(evaluation=evaluation), dataset, checkpoint_dir=tmp_path)

@@ -97,6 +97,8 @@ def test_oneshot_command_writes_the_table_and_resumes(tmp_path) -> None:
         (["oneshot", "--sampling", "greedy", "--budget", "bpe1", "--data", "synthetic:80"], "unknown sampling 'greedy'"),
         (["oneshot", "--sampling", "fair", "--budget", "bpe1", "--set", "image_size=4", "--data", "synthetic:80"], "image_size"),
         (["oneshot", "--sampling", "fair", "--budget", "bpe1", "--set", "layers=2", "--data", "synthetic:80"], "layers"),
+        (["oneshot", "--sampling", "fair", "--budget", "bpe1", "--set", "evaluation=test-last", "--data", "synthetic:80"], "evaluation"),
+        (["search", "--strategy", "darts", "--trials", "1", "--budget", "bpe1", "--set", "evaluation=test-best", "--data", "synthetic:80"], "evaluation"),
         (["search", "--strategy", "darts", "--order", "3", "--trials", "1", "--budget", "bpe1", "--data", "synthetic:80"], "order must be 1"),
     ],
 )
