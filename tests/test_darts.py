@@ -138,6 +138,14 @@ def test_search_derives_a_valid_genotype_each_epoch() -> None:
     assert parse_genotype(record.genotype) == search.genotype()
 
 
+def test_weight_learning_rate_anneals_to_dartss_minimum() -> None:
+    search = DartsSearch(TINY, load_dataset("synthetic:80"), order=1, device="cpu")
+    for _ in range(TINY.epochs):
+        search.weight_optimizer.step()  # no gradients: a step that changes nothing
+        search.scheduler.step()
+    assert search.weight_optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
+
+
 class _Killed(Exception):
     pass
 

@@ -2,8 +2,8 @@
 
 The supernet's weights ``w`` and the architecture weights ``alpha`` (one ``(EDGES, 8)`` matrix per
 cell type) are trained in alternation on two halves of the budget's training images: ``w`` by SGD
-on the first half (as the trainer: momentum, weight decay, cosine learning rate, gradient clipping),
-``alpha`` by Adam on the second, with either
+on the first half (as the trainer: momentum, weight decay, gradient clipping, a cosine learning
+rate, which DARTS's search anneals to 0.001), ``alpha`` by Adam on the second, with either
 
 * the first-order approximation: the gradient of the validation loss at the current ``w``; or
 * the second-order one: the gradient of ``L_val(w', alpha)`` at the weights one virtual step of
@@ -48,6 +48,7 @@ ALPHA_BETAS = (0.5, 0.999)
 ALPHA_WEIGHT_DECAY = 1e-3
 ALPHA_INIT_SCALE = 1e-3
 HESSIAN_EPSILON = 0.01
+WEIGHT_MIN_LR = 0.001  # DARTS's search anneals the weights' rate to 0.001, not 0 (learning_rate_min)
 
 
 def check_order(order: int) -> int:
@@ -181,7 +182,9 @@ class DartsSearch:
             name: (ALPHA_INIT_SCALE * torch.randn(EDGES, len(OPERATIONS))).to(self.device).requires_grad_()
             for name in CELL_TYPES
         }
-        self.weight_optimizer, self.scheduler = weight_optimiser(self.model.parameters(), budget)
+        self.weight_optimizer, self.scheduler = weight_optimiser(
+            self.model.parameters(), budget, min_lr=min(WEIGHT_MIN_LR, budget.lr)  # never a rising rate
+        )
         self.alpha_optimizer = torch.optim.Adam(
             list(self.alphas.values()), lr=ALPHA_LR, betas=ALPHA_BETAS, weight_decay=ALPHA_WEIGHT_DECAY
         )

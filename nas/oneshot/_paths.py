@@ -101,6 +101,7 @@ class PathTraining:
         splits = make_splits(dataset, budget)
         torch.manual_seed(budget.seed)
         self.model = build_supernet(SAMPLED_OPERATIONS, budget, dataset.num_classes, self.device)
+        # The learning rate anneals to 0 as the trainer's (DARTS's search stops at 0.001).
         self.optimizer, self.scheduler = weight_optimiser(self.model.parameters(), budget)
         self.loader = training_batches(splits.train, dataset, budget, self.device, seed=budget.seed)
         self.rng = random.Random(budget.seed)

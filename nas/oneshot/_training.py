@@ -19,8 +19,9 @@ def evaluation_loader(images: ImageSet, dataset: Dataset, device: torch.device) 
 
 
 def weight_optimiser(
-    parameters, budget: Budget
+    parameters, budget: Budget, *, min_lr: float = 0.0
 ) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.CosineAnnealingLR]:
-    """The trainer's optimiser: SGD with momentum and weight decay, cosine learning rate over the epochs."""
+    """The trainer's optimiser: SGD with momentum and weight decay, cosine learning rate over the
+    epochs down to ``min_lr`` (the trainer's 0 by default)."""
     optimiser = torch.optim.SGD(parameters, lr=budget.lr, momentum=budget.momentum, weight_decay=budget.weight_decay)
-    return optimiser, torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, budget.epochs)
+    return optimiser, torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, budget.epochs, eta_min=min_lr)
