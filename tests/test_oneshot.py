@@ -63,9 +63,13 @@ def test_inherited_accuracy_leaves_the_supernet_unchanged() -> None:
     training = PathTraining(TINY, load_dataset("synthetic:80"), sampling="random", device="cpu", valid_images=20)
     training.run_epoch()
     before = {name: value.clone() for name, value in training.model.state_dict().items()}
+    momenta = [module.momentum for module in training.model.modules() if isinstance(module, torch.nn.BatchNorm2d)]
     accuracy = training.accuracy(sample_genotype(0))
     assert 0 <= accuracy <= 1
     assert all(torch.equal(before[name], value) for name, value in training.model.state_dict().items())
+    assert momenta == [module.momentum for module in training.model.modules() if isinstance(module, torch.nn.BatchNorm2d)]
+    assert training.model.training
+    assert training.accuracy(sample_genotype(0)) == accuracy  # measured on the statistics of its own path alone
 
 
 _TINY_SETTINGS = ["epochs=2", "layers=3", "channels=2", "image_size=8", "batch_size=16"]

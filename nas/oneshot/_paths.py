@@ -19,7 +19,6 @@ every path and would misjudge any single one.
 
 from __future__ import annotations
 
-import copy
 import random
 from typing import Any, Sequence
 
@@ -132,18 +131,27 @@ class PathTraining:
 
     @torch.no_grad()
     def accuracy(self, genotype: Genotype) -> float:
-        """``genotype``'s validation accuracy with the supernet's weights (the supernet is left as it is)."""
-        model = copy.deepcopy(self.model)
-        path = FixedChoices(model, genotype_path(genotype, SAMPLED_OPERATIONS))
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.reset_running_stats()
-                module.momentum = None  # a plain average over the recalibration batches
-        model.train()
-        for x in self.calibration_batches:
-            with autocast(self.budget, self.device, MIXED_DTYPE):
-                path(x)
-        return evaluate(path, self.valid_loader, self.budget, self.device, MIXED_DTYPE)
+        """``genotype``'s validation accuracy with the supernet's weights. The supernet is left as it
+        was: the batch norms' statistics, all that measuring changes, are saved and put back."""
+        norms = [module for module in self.model.modules() if isinstance(module, torch.nn.BatchNorm2d)]
+        saved = [({name: buffer.clone() for name, buffer in norm.named_buffers()}, norm.momentum) for norm in norms]
+        was_training = self.model.training
+        try:
+            for norm in norms:
+                norm.reset_running_stats()
+                norm.momentum = None  # a plain average over the recalibration batches
+            path = FixedChoices(self.model, genotype_path(genotype, SAMPLED_OPERATIONS))
+            self.model.train()
+            for x in self.calibration_batches:
+                with autocast(self.budget, self.device, MIXED_DTYPE):
+                    path(x)
+            return evaluate(path, self.valid_loader, self.budget, self.device, MIXED_DTYPE)
+        finally:
+            for norm, (buffers, momentum) in zip(norms, saved):
+                for name, buffer in norm.named_buffers():
+                    buffer.copy_(buffers[name])
+                norm.momentum = momentum
+            self.model.train(was_training)
 
     def state_dict(self) -> dict[str, Any]:
         return {
