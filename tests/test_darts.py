@@ -29,21 +29,52 @@ def _tiny_problem(seed: int = 0, batch: int = 6, size: int = 8):
     return model, alphas, train_batch, valid_batch
 
 
-def _unrolled_objective(model, alphas, train_batch, valid_batch, xi) -> float:
-    """L_val(w - xi * grad_w L_train(w, alpha), alpha), computed exactly (no Hessian approximation)."""
+def _sgd_with_momentum(model, train_batch, alphas, xi, momentum=0.9, weight_decay=0.05):
+    """The weight optimiser after one real step, so that its momentum buffers are not zero."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=xi, momentum=momentum, weight_decay=weight_decay)
+    other_batch = (train_batch[0].flip(0), train_batch[1])  # the buffers come from another batch than the unrolled step's
+    relaxed_loss(model, alphas, *other_batch).backward(inputs=list(model.parameters()))
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return optimizer
+
+
+def _unrolled_objective(model, alphas, train_batch, valid_batch, optimizer, *, plain_sgd=False) -> float:
+    """L_val(w', alpha) with w' = w - xi * (mu * m + grad_w L_train(w, alpha) + lambda * w) as DARTS
+    unrolls (``plain_sgd``: w' = w - xi * grad_w L_train), computed exactly (no Hessian approximation)."""
+    (group,) = optimizer.param_groups
+    xi, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
     params = {name: p.detach().clone().requires_grad_() for name, p in model.named_parameters()}
+    buffers = {name: optimizer.state[p]["momentum_buffer"] for name, p in model.named_parameters()}
 
     def loss(weights, x, y):
         logits = functional_call(model, weights, (x, {name: F.softmax(alphas[name], dim=-1) for name in CELL_TYPES}))
         return F.cross_entropy(logits, y)
 
     grads = torch.autograd.grad(loss(params, *train_batch), list(params.values()))
-    unrolled = {name: p - xi * g for (name, p), g in zip(params.items(), grads)}
+    if plain_sgd:
+        unrolled = {name: p - xi * g for (name, p), g in zip(params.items(), grads)}
+    else:
+        unrolled = {
+            name: p - xi * (momentum * buffers[name] + g + weight_decay * p) for (name, p), g in zip(params.items(), grads)
+        }
     return loss(unrolled, *valid_batch).item()
 
 
+def _numeric_derivative(objective, alpha: torch.Tensor, edge: int, op: int, step: float = 1e-6) -> float:
+    values = []
+    for sign in (1, -1):
+        with torch.no_grad():
+            alpha[edge, op] += sign * step
+        values.append(objective())
+        with torch.no_grad():
+            alpha[edge, op] -= sign * step
+    return (values[0] - values[1]) / (2 * step)
+
+
 def test_second_order_alpha_gradient_matches_finite_differences() -> None:
-    """Against the numerical derivative of the exact unrolled objective, in float64.
+    """Against the numerical derivative of the exact unrolled objective (with the weight optimiser's
+    momentum buffer and weight decay, as DARTS unrolls), in float64.
 
     The Hessian step is 1e-5 here instead of DARTS's 0.01, on a 4-pixel supernet: larger steps and
     networks cross ReLU and max-pool kinks, where grad_alpha L_train jumps, and the finite-difference
@@ -51,30 +82,32 @@ def test_second_order_alpha_gradient_matches_finite_differences() -> None:
     """
     model, alphas, train_batch, valid_batch = _tiny_problem(seed=1, batch=4, size=4)
     xi = 0.5  # large, so the second-order term is far from negligible
-    second = torch.stack(unrolled_alpha_gradients(model, alphas, train_batch, valid_batch, xi, hessian_epsilon=1e-5))
+    optimizer = _sgd_with_momentum(model, train_batch, alphas, xi)
+    second = torch.stack(unrolled_alpha_gradients(model, alphas, train_batch, valid_batch, optimizer, hessian_epsilon=1e-5))
     first = torch.stack(torch.autograd.grad(relaxed_loss(model, alphas, *valid_batch), [alphas[name] for name in CELL_TYPES]))
     # The entries whose second-order term is largest, where a wrong term would show most.
     entries = [tuple(divmod(int(i), EDGES * len(OPERATIONS))) for i in (second - first).flatten().abs().topk(4).indices]
-    step = 1e-6
     for slot, flat in entries:
         cell_name, (edge, op) = CELL_TYPES[slot], divmod(flat, len(OPERATIONS))
-        values = []
-        for sign in (1, -1):
-            with torch.no_grad():
-                alphas[cell_name][edge, op] += sign * step
-            values.append(_unrolled_objective(model, alphas, train_batch, valid_batch, xi))
-            with torch.no_grad():
-                alphas[cell_name][edge, op] -= sign * step
-        numeric = (values[0] - values[1]) / (2 * step)
+        numeric = _numeric_derivative(
+            lambda: _unrolled_objective(model, alphas, train_batch, valid_batch, optimizer), alphas[cell_name], edge, op
+        )
+        plain_sgd = _numeric_derivative(
+            lambda: _unrolled_objective(model, alphas, train_batch, valid_batch, optimizer, plain_sgd=True),
+            alphas[cell_name], edge, op,
+        )  # fmt: skip
         implemented, first_order = float(second[slot, edge, op]), float(first[slot, edge, op])
+        tolerance = 1e-2 * abs(first_order - numeric)
         assert abs(first_order - numeric) > 1e-2, (cell_name, edge, op)  # the Hessian term matters here
-        assert implemented == pytest.approx(numeric, abs=1e-2 * abs(first_order - numeric)), (cell_name, edge, op)
+        assert abs(plain_sgd - numeric) > tolerance, (cell_name, edge, op)  # and so do the momentum and decay
+        assert implemented == pytest.approx(numeric, abs=tolerance), (cell_name, edge, op)
 
 
 def test_unrolled_gradient_restores_the_weights() -> None:
     model, alphas, train_batch, valid_batch = _tiny_problem(1)
+    optimizer = _sgd_with_momentum(model, train_batch, alphas, 0.1)
     before = [p.detach().clone() for p in model.parameters()]
-    unrolled_alpha_gradients(model, alphas, train_batch, valid_batch, 0.1)
+    unrolled_alpha_gradients(model, alphas, train_batch, valid_batch, optimizer)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
@@ -103,6 +136,14 @@ def test_search_derives_a_valid_genotype_each_epoch() -> None:
     record = search.run_epoch()
     assert record.epoch == 1 and 0 <= record.accuracy <= 1
     assert parse_genotype(record.genotype) == search.genotype()
+
+
+def test_weight_learning_rate_anneals_to_dartss_minimum() -> None:
+    search = DartsSearch(TINY, load_dataset("synthetic:80"), order=1, device="cpu")
+    for _ in range(TINY.epochs):
+        search.weight_optimizer.step()  # no gradients: a step that changes nothing
+        search.scheduler.step()
+    assert search.weight_optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
 
 
 class _Killed(Exception):
@@ -164,3 +205,6 @@ def test_objective_rejects_what_darts_cannot_search(tmp_path) -> None:
         DartsObjective(TINY, dataset, checkpoint_dir=tmp_path, order=3)
     with pytest.raises(BudgetError, match="layers"):
         DartsObjective(TINY.replace(layers=2), dataset, checkpoint_dir=tmp_path)
+    for evaluation in ("test-last", "test-best"):
+        with pytest.raises(BudgetError, match="evaluation"):
+            DartsObjective(TINY.replace(evaluation=evaluation), dataset, checkpoint_dir=tmp_path)

@@ -48,6 +48,22 @@ def test_objective_keeps_attributes_and_reuses_stored_results(synthetic, tmp_pat
     assert store.count(TINY) == 3 == len({trial.user_attrs["hash"] for trial in study.trials})
 
 
+def test_without_a_pruner_no_epoch_is_measured_and_the_result_is_the_same(synthetic, tmp_path):
+    params = genotype_to_params(sample_genotype(2))
+    plain = _study(tmp_path, study_name="plain", pruner=optuna.pruners.NopPruner())
+    for _ in range(2):
+        plain.enqueue_trial(params)
+    plain.optimize(ArchitectureObjective(TINY, synthetic, ResultStore(f"sqlite:///{tmp_path / 'study.db'}"), device="cpu"), n_trials=2)
+    pruned = _study(tmp_path, study_name="pruned", pruner=optuna.pruners.MedianPruner())
+    pruned.enqueue_trial(params)
+    pruned.optimize(ArchitectureObjective(TINY, synthetic, None, device="cpu"), n_trials=1)
+    (trained, reused), (measured,) = plain.trials, pruned.trials
+    assert not trained.intermediate_values and not trained.user_attrs["reused"]
+    assert reused.user_attrs["reused"] and reused.value == trained.value
+    assert list(measured.intermediate_values) == [1, 2] and not measured.user_attrs["reused"]
+    assert trained.value == measured.value
+
+
 def test_median_pruner_stops_poor_trainings_and_stores_none_of_them(synthetic, tmp_path):
     store = ResultStore(f"sqlite:///{tmp_path / 'study.db'}")
     budget = TINY.replace(epochs=3, lr=0.01)  # a slow start, so the curves of architectures differ

@@ -98,3 +98,20 @@ def test_imagenet_network_trains_on_the_test_split(synthetic):
     result = train(DARTS_V2, budget, synthetic, device="cpu", progress=False)
     cifar = cifar_network(DARTS_V2, channels=8, layers=3)
     assert result.status == "ok" and result.flops < count_flops(cifar, 64) / 32  # two stride-2 stems: 8x smaller maps
+
+
+def test_autocast_follows_the_given_device_and_dtype():
+    from nas.estimation._trainer import autocast
+
+    mixed, x = TINY.replace(precision="mixed"), torch.ones(2, 2)
+    with autocast(TINY, "cpu"):
+        assert (x @ x).dtype == torch.float32
+    with autocast(mixed, "cpu"):
+        assert (x @ x).dtype == torch.bfloat16
+    with autocast(mixed, torch.device("cpu"), torch.float16):
+        assert (x @ x).dtype == torch.float16
+    if torch.cuda.is_available():  # a model on the CPU of a CUDA machine is autocast on the CPU
+        with autocast(mixed, "cpu"):
+            assert (x @ x).dtype == torch.bfloat16
+        with autocast(mixed, "cuda"):
+            assert (x.cuda() @ x.cuda()).dtype == torch.float16

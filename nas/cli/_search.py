@@ -168,7 +168,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                 genotype, budget, dataset, store, checkpoint_dir=args.checkpoint_dir, device=device, progress=not args.quiet
             )
             row = {"trial": None if trial is None else trial.number, "hash": genotype.hash(), "genotype": genotype.to_str()}
-            rows.append({**row, **result.to_dict(), "test_accuracy": result.accuracy})
+            rows.append({**row, **result.to_dict()})  # accuracy: on the test split
             if result.status == "ok":
                 line = (
                     f"{genotype.hash()}: test accuracy {result.accuracy:.4f} | params {result.params / 1e6:.3f} M | "
@@ -190,7 +190,9 @@ def register(command: Commands) -> None:
     sub.add_argument(
         "--strategy",
         required=True,
-        help=f"one of {', '.join(STRATEGIES)} (Optuna samplers over architectures), or darts (one DARTS search per trial)",
+        help=f"one of {', '.join(STRATEGIES)} (Optuna samplers over architectures), or darts (one DARTS search "
+        "per trial; its value is the supernet's validation accuracy, which ranks architectures poorly: "
+        "evaluate several with nas evaluate --study NAME --top K)",
     )
     sub.add_argument("--trials", type=int, required=True, help="run until this many trials are complete")
     training_options(sub)

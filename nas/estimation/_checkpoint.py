@@ -1,7 +1,8 @@
 """Per-epoch checkpoints, so that a long training killed at any moment resumes where it stopped.
 
-A checkpoint is one file, written to a temporary name and renamed over the previous one, so a kill
-during the write leaves the last complete checkpoint in place. It holds whatever state the caller
+A checkpoint is one file, written to a temp file of its own and renamed over the previous one, so a
+kill during the write leaves the last complete checkpoint in place, and two processes checkpointing
+into one folder never corrupt each other's files. It holds whatever state the caller
 gives (models, optimisers, schedulers, scalers) plus every random number generator a training
 draws from, so that a resumed run continues exactly as an uninterrupted one would (on CPU).
 """
@@ -15,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from nas.estimation._files import remove_stale_temps, save_atomically
 
 _FILE = "checkpoint.pt"
 
@@ -44,10 +47,7 @@ class Checkpoint:
 
     def save(self, epoch: int, state: dict[str, Any]) -> None:
         """Record that ``epoch`` epochs are done, with ``state`` and the generators' state."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".partial")
-        torch.save({"epoch": epoch, "state": state, "rng": rng_state()}, partial)
-        os.replace(partial, self.path)
+        save_atomically({"epoch": epoch, "state": state, "rng": rng_state()}, self.path)
 
     def epochs_done(self) -> int:
         """Epochs the latest checkpoint holds (0 without one), leaving the generators alone."""
@@ -57,7 +57,7 @@ class Checkpoint:
 
     def load(self, map_location: torch.device | str = "cpu") -> tuple[int, dict[str, Any]] | None:
         """``(epochs done, state)`` of the latest checkpoint, restoring the generators; ``None`` if none."""
-        self.path.with_suffix(".partial").unlink(missing_ok=True)  # a write that was killed
+        remove_stale_temps(self.folder, _FILE)  # writes that were killed, not those in progress
         if not self.path.is_file():
             return None
         saved = torch.load(self.path, map_location=map_location, weights_only=False)

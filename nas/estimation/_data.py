@@ -23,8 +23,6 @@ import io
 import os
 import re
 import sys
-import tempfile
-import time
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -39,6 +37,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from nas._errors import NasError
+from nas.estimation._files import remove_stale_temps, save_atomically
 
 __all__ = [
     "BatchLoader",
@@ -55,7 +54,6 @@ CACHE_ENV = "OPTUNA_MIP_CACHE"
 """Environment variable naming the decode cache folder (default ``~/.cache/optuna-mip``)."""
 
 _CACHE_FORMAT = 1  # bump when the layout of the cache files changes, so old files are rebuilt
-_STALE_TEMP_SECONDS = 600  # a cache temp file untouched this long was left by a killed writer
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 _SPLITS = ("train", "test")
 _RESIZE_CHUNK = 4096  # images per interpolate call: bounds the float32 copy to ~50 MB at 32 px
@@ -488,36 +486,22 @@ def _write_cache(target: Path, dataset: Dataset) -> bool:
         "mean": torch.tensor(dataset.mean, dtype=torch.float64),
         "std": torch.tensor(dataset.std, dtype=torch.float64),
     }
-    temporary = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it 0600; a cache shared through $OPTUNA_MIP_CACHE must be readable
-        os.replace(temporary, target)
+        save_atomically(payload, target)
         return True
     except OSError as error:
         warnings.warn(f"could not write data cache {target}: {_one_line(error)}", stacklevel=3)
         return False
-    finally:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def _remove_stale(cache: Path, stem: str, *, keep: Path) -> None:
     """Delete cache files of earlier versions of the same source (same path, other size or mtime),
-    and temp files of this source that a killed writer left (older than any write takes; a
-    younger one may be another process's write in progress)."""
-    old = time.time() - _STALE_TEMP_SECONDS
-    for path in [*cache.glob(f"{stem}-*.pt"), *cache.glob(f".{stem}-*.pt.*.tmp")]:
-        try:
-            if path != keep and (path.suffix == ".pt" or path.stat().st_mtime < old):
+    and stale temp files of this source's writes."""
+    for path in cache.glob(f"{stem}-*.pt"):
+        if path != keep:
+            with contextlib.suppress(OSError):  # another process removed it, or it is not ours to remove
                 path.unlink()
-        except OSError:
-            pass  # another process removed it, or it is not ours to remove: harmless
+    remove_stale_temps(cache, f"{stem}-*.pt")
 
 
 def _decode_dataset(source: _ZipSource | _FolderSource, plan: _Plan) -> Dataset:

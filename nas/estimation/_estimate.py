@@ -96,24 +96,35 @@ def get_or_train(
     retry_failed: bool = False,
     on_epoch: EpochHook | None = None,
     checkpoint: Checkpoint | None = None,
+    on_trained: Callable[[TrainResult], None] | None = None,
 ) -> TrainResult:
     """The stored result of ``genotype`` under ``budget``, or a new training, stored at once
-    (waiting, when another worker is training it, for its result).
+    (waiting, when another worker is training it, for its result). ``on_trained`` sees the result
+    when this call trained it (not when it was stored).
 
     A training stopped by ``on_epoch`` (a pruned trial) raises through and stores nothing."""
     device = torch.device(device) if device is not None else default_device()
     if store is None:
-        return train(genotype, budget, dataset, device=device, progress=progress, on_epoch=on_epoch, checkpoint=checkpoint)
+        result = train(genotype, budget, dataset, device=device, progress=progress, on_epoch=on_epoch, checkpoint=checkpoint)
+        if on_trained is not None:
+            on_trained(result)
+        return result
     if retry_failed:
         store.delete_failed([genotype], budget, dataset_key(dataset), numerics(budget, device))
     results: list[TrainResult] = []
+
+    def on_result(_: Architecture, result: TrainResult, trained: bool) -> None:
+        results.append(result)
+        if trained and on_trained is not None:
+            on_trained(result)
+
     _run(
         [Architecture(genotype.hash(), genotype)],
         budget,
         dataset,
         store,
         device,
-        lambda _, result, __: results.append(result),
+        on_result,
         lambda text: print(text, file=sys.stderr) if progress else None,
         progress=progress,
         on_epoch=on_epoch,

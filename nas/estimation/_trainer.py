@@ -105,11 +105,15 @@ def numerics(budget: Budget, device: torch.device | str) -> str:
     return "cpu-bf16" if budget.precision == "mixed" else "cpu-fp32"
 
 
-def _autocast(budget: Budget, device: torch.device) -> contextlib.AbstractContextManager:
+def autocast(budget: Budget, device: torch.device | str, dtype: torch.dtype | None = None) -> contextlib.AbstractContextManager:
+    """Autocast on ``device`` for a ``mixed`` budget (nothing for ``fp32``): in ``dtype``, by default
+    float16 on CUDA (the trainer scales its loss) and bfloat16 on CPU (what CPUs run fast)."""
     if budget.precision == "fp32":
         return contextlib.nullcontext()
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    device_type = torch.device(device).type
+    if dtype is None:
+        dtype = torch.float16 if device_type == "cuda" else torch.bfloat16
+    return torch.autocast(device_type=device_type, dtype=dtype)
 
 
 def training_batches(images: ImageSet, dataset: Dataset, budget: Budget, device: torch.device, *, seed: int) -> BatchLoader:
@@ -267,7 +271,7 @@ class TrainingStep:
         self.scaler = torch.amp.GradScaler(enabled=budget.precision == "mixed" and device.type == "cuda")
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with _autocast(self.budget, self.device):
+        with autocast(self.budget, self.device):
             logits, auxiliary_logits = self.model(x)
             loss = F.cross_entropy(logits, y)
             if auxiliary_logits is not None:
@@ -282,12 +286,13 @@ class TrainingStep:
 
 
 @torch.no_grad()
-def evaluate(model: Network, loader: BatchLoader, budget: Budget, device: torch.device) -> float:
+def evaluate(model: Network, loader: BatchLoader, budget: Budget, device: torch.device, dtype: torch.dtype | None = None) -> float:
+    """Top-1 accuracy of ``model`` on ``loader``'s images, under :func:`autocast` in ``dtype`` (the training's)."""
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)
     total = 0
     for x, y in loader:
-        with _autocast(budget, device):
+        with autocast(budget, device, dtype):
             logits, _ = model(x)
         correct += (logits.argmax(dim=1) == y).sum()
         total += y.numel()

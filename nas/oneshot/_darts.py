@@ -2,13 +2,15 @@
 
 The supernet's weights ``w`` and the architecture weights ``alpha`` (one ``(EDGES, 8)`` matrix per
 cell type) are trained in alternation on two halves of the budget's training images: ``w`` by SGD
-on the first half (as the trainer: momentum, weight decay, cosine learning rate, gradient clipping),
-``alpha`` by Adam on the second, with either
+on the first half (as the trainer: momentum, weight decay, gradient clipping, a cosine learning
+rate, which DARTS's search anneals to 0.001), ``alpha`` by Adam on the second, with either
 
 * the first-order approximation: the gradient of the validation loss at the current ``w``; or
-* the second-order one: the gradient of ``L_val(w', alpha)`` at the unrolled weights
-  ``w' = w - xi * grad_w L_train(w, alpha)`` (``xi`` the current learning rate), whose Hessian term
-  is a finite difference of ``grad_alpha L_train`` at ``w +- eps * grad_w' L_val(w', alpha)`` with
+* the second-order one: the gradient of ``L_val(w', alpha)`` at the weights one virtual step of
+  the weight optimiser would give, ``w' = w - xi * (mu * m + grad_w L_train(w, alpha) + lambda * w)``
+  (``xi`` the current learning rate, ``mu`` the momentum, ``m`` the momentum buffer (zero before
+  the first step), ``lambda`` the weight decay), as DARTS's code computes it; its Hessian term is a
+  finite difference of ``grad_alpha L_train`` at ``w +- eps * grad_w' L_val(w', alpha)`` with
   ``eps = 0.01 / ||grad_w' L_val||``.
 
 The budget sets epochs, batch size, learning rate, layers, channels, image size, precision, cutout
@@ -35,9 +37,9 @@ from nas.estimation._budget import Budget
 from nas.estimation._checkpoint import Checkpoint
 from nas.estimation._data import Dataset, train_valid_split
 from nas.estimation._estimate import dataset_key
-from nas.estimation._trainer import CODE_VERSION, default_device, evaluate, make_splits, training_batches
+from nas.estimation._trainer import CODE_VERSION, autocast, default_device, evaluate, make_splits, training_batches
 from nas.oneshot._supernet import check_supernet_budget, CELL_TYPES, EDGES, FixedChoices, Supernet, build_supernet, edge_index
-from nas.oneshot._training import autocast, evaluation_loader, weight_optimiser
+from nas.oneshot._training import MIXED_DTYPE, evaluation_loader, weight_optimiser
 from nas.space._genotype import CELL_INPUTS, NODES, OPERATIONS, Cell, Genotype
 
 ORDERS = (1, 2)
@@ -46,6 +48,7 @@ ALPHA_BETAS = (0.5, 0.999)
 ALPHA_WEIGHT_DECAY = 1e-3
 ALPHA_INIT_SCALE = 1e-3
 HESSIAN_EPSILON = 0.01
+WEIGHT_MIN_LR = 0.001  # DARTS's search anneals the weights' rate to 0.001, not 0 (learning_rate_min)
 
 
 def check_order(order: int) -> int:
@@ -85,11 +88,15 @@ def unrolled_alpha_gradients(
     alphas: dict[str, torch.Tensor],
     train_batch: tuple[torch.Tensor, torch.Tensor],
     valid_batch: tuple[torch.Tensor, torch.Tensor],
-    xi: float,
+    weight_optimizer: torch.optim.SGD,
     loss: Callable[..., torch.Tensor] = relaxed_loss,
     hessian_epsilon: float = HESSIAN_EPSILON,
 ) -> list[torch.Tensor]:
-    """DARTS's second-order gradient of ``L_val(w - xi * grad_w L_train(w, alpha), alpha)`` w.r.t. alpha.
+    """DARTS's second-order gradient of ``L_val(w', alpha)`` w.r.t. alpha, where
+    ``w' = w - xi * (mu * m + grad_w L_train(w, alpha) + lambda * w)`` is the step ``weight_optimizer``
+    (SGD, one parameter group) would take next: ``xi`` its learning rate, ``mu`` its momentum, ``m``
+    its momentum buffer (zero before its first step), ``lambda`` its weight decay. Only the gradient
+    depends on alpha, so ``dw'/dalpha = -xi * d2 L_train / (dalpha dw)``, as with plain SGD.
 
     The Hessian-vector product is a central difference with step ``hessian_epsilon`` (in weight-space
     norm). DARTS's 0.01 is coarse: ReLU and max-pool kinks make ``grad_alpha L_train`` jump, so it
@@ -98,6 +105,8 @@ def unrolled_alpha_gradients(
     Works on the model's weights in place (the unrolled and the perturbed weights) and puts them back
     exactly; returns one gradient per cell type, in :data:`CELL_TYPES` order.
     """
+    (group,) = weight_optimizer.param_groups
+    xi, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
     weights = [p for p in model.parameters() if p.requires_grad]
     alpha_list = [alphas[name] for name in CELL_TYPES]
     originals = [w.detach().clone() for w in weights]
@@ -105,7 +114,11 @@ def unrolled_alpha_gradients(
     try:
         with torch.no_grad():
             for w, g in zip(weights, train_grads):
-                w.sub_(xi * g)
+                step = g + weight_decay * w
+                buffer = weight_optimizer.state.get(w, {}).get("momentum_buffer")
+                if buffer is not None:
+                    step += momentum * buffer
+                w.sub_(xi * step)
         grads = torch.autograd.grad(loss(model, alphas, *valid_batch), weights + alpha_list, materialize_grads=True)
         valid_w_grads, valid_alpha_grads = grads[: len(weights)], grads[len(weights) :]
         epsilon = hessian_epsilon / torch.cat([g.flatten() for g in valid_w_grads]).norm().clamp_min(1e-12)
@@ -169,7 +182,9 @@ class DartsSearch:
             name: (ALPHA_INIT_SCALE * torch.randn(EDGES, len(OPERATIONS))).to(self.device).requires_grad_()
             for name in CELL_TYPES
         }
-        self.weight_optimizer, self.scheduler = weight_optimiser(self.model.parameters(), budget)
+        self.weight_optimizer, self.scheduler = weight_optimiser(
+            self.model.parameters(), budget, min_lr=min(WEIGHT_MIN_LR, budget.lr)  # never a rising rate
+        )
         self.alpha_optimizer = torch.optim.Adam(
             list(self.alphas.values()), lr=ALPHA_LR, betas=ALPHA_BETAS, weight_decay=ALPHA_WEIGHT_DECAY
         )
@@ -187,7 +202,7 @@ class DartsSearch:
         return min(len(self.weight_loader), len(self.alpha_loader))
 
     def _loss(self, model: Supernet, alphas: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with autocast(self.budget):
+        with autocast(self.budget, self.device, MIXED_DTYPE):
             return relaxed_loss(model, alphas, x, y)
 
     def _alpha_step(self, train_batch: tuple[torch.Tensor, torch.Tensor], valid_batch: tuple[torch.Tensor, torch.Tensor]) -> None:
@@ -196,8 +211,7 @@ class DartsSearch:
         if self.order == 1:
             grads = torch.autograd.grad(self._loss(self.model, self.alphas, *valid_batch), alpha_list)
         else:
-            xi = self.weight_optimizer.param_groups[0]["lr"]
-            grads = unrolled_alpha_gradients(self.model, self.alphas, train_batch, valid_batch, xi, self._loss)
+            grads = unrolled_alpha_gradients(self.model, self.alphas, train_batch, valid_batch, self.weight_optimizer, self._loss)
         for alpha, grad in zip(alpha_list, grads):
             alpha.grad = grad
         self.alpha_optimizer.step()
@@ -229,7 +243,7 @@ class DartsSearch:
     @torch.no_grad()
     def validation_accuracy(self) -> float:
         weights = {name: F.softmax(alpha.detach(), dim=-1) for name, alpha in self.alphas.items()}
-        return evaluate(FixedChoices(self.model, weights), self.valid_loader, self.budget, self.device)
+        return evaluate(FixedChoices(self.model, weights), self.valid_loader, self.budget, self.device, MIXED_DTYPE)
 
     def genotype(self) -> Genotype:
         return derive_genotype(self.alphas)

@@ -27,7 +27,9 @@ class DartsObjective:
     attribute ``genotype_epoch_<k>``. A finished trial holds ``genotype`` (with its ``hash``, ``params``
     and ``flops`` at the budget's size, as an architecture search's trials), ``alpha_normal`` and
     ``alpha_reduce`` (nested lists, rows = edges, columns = :data:`nas.space.OPERATIONS`), ``order``
-    and ``budget``; it returns the final validation accuracy (maximise).
+    and ``budget``; it returns the supernet's final validation accuracy (maximise). The study's best
+    trial is thus the seed whose supernet scores best, and a supernet's accuracy ranks the derived
+    architectures poorly (Zheng et al.): train several trials' genotypes rather than trusting one.
 
     Checkpoints are keyed by (budget, seed, order, dataset), not by trial: a worker killed mid-trial
     leaves a RUNNING trial that Optuna fails once its heartbeat stops; a new trial with the same

@@ -19,7 +19,6 @@ every path and would misjudge any single one.
 
 from __future__ import annotations
 
-import copy
 import random
 from typing import Any, Sequence
 
@@ -29,9 +28,9 @@ import torch.nn.functional as F
 from nas._errors import NasError
 from nas.estimation._budget import Budget
 from nas.estimation._data import Dataset, subsample
-from nas.estimation._trainer import default_device, evaluate, make_splits, training_batches
+from nas.estimation._trainer import autocast, default_device, evaluate, make_splits, training_batches
 from nas.oneshot._supernet import check_supernet_budget, FixedChoices, build_supernet, genotype_path
-from nas.oneshot._training import autocast, evaluation_loader, weight_optimiser
+from nas.oneshot._training import MIXED_DTYPE, evaluation_loader, weight_optimiser
 from nas.space._genotype import SAMPLED_OPERATIONS, Cell, Genotype, sample_genotype
 
 SAMPLINGS = ("random", "fair")
@@ -101,6 +100,7 @@ class PathTraining:
         splits = make_splits(dataset, budget)
         torch.manual_seed(budget.seed)
         self.model = build_supernet(SAMPLED_OPERATIONS, budget, dataset.num_classes, self.device)
+        # The learning rate anneals to 0 as the trainer's (DARTS's search stops at 0.001).
         self.optimizer, self.scheduler = weight_optimiser(self.model.parameters(), budget)
         self.loader = training_batches(splits.train, dataset, budget, self.device, seed=budget.seed)
         self.rng = random.Random(budget.seed)
@@ -119,7 +119,7 @@ class PathTraining:
             genotypes = step_genotypes(self.sampling, self.level, self.rng)
             self.optimizer.zero_grad(set_to_none=True)
             for genotype in genotypes:
-                with autocast(self.budget):
+                with autocast(self.budget, self.device, MIXED_DTYPE):
                     loss = F.cross_entropy(self.model(x, genotype_path(genotype, SAMPLED_OPERATIONS)).float(), y)
                 loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.budget.grad_clip)
@@ -131,18 +131,27 @@ class PathTraining:
 
     @torch.no_grad()
     def accuracy(self, genotype: Genotype) -> float:
-        """``genotype``'s validation accuracy with the supernet's weights (the supernet is left as it is)."""
-        model = copy.deepcopy(self.model)
-        path = FixedChoices(model, genotype_path(genotype, SAMPLED_OPERATIONS))
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.reset_running_stats()
-                module.momentum = None  # a plain average over the recalibration batches
-        model.train()
-        for x in self.calibration_batches:
-            with autocast(self.budget):
-                path(x)
-        return evaluate(path, self.valid_loader, self.budget, self.device)
+        """``genotype``'s validation accuracy with the supernet's weights. The supernet is left as it
+        was: the batch norms' statistics, all that measuring changes, are saved and put back."""
+        norms = [module for module in self.model.modules() if isinstance(module, torch.nn.BatchNorm2d)]
+        saved = [({name: buffer.clone() for name, buffer in norm.named_buffers()}, norm.momentum) for norm in norms]
+        was_training = self.model.training
+        try:
+            for norm in norms:
+                norm.reset_running_stats()
+                norm.momentum = None  # a plain average over the recalibration batches
+            path = FixedChoices(self.model, genotype_path(genotype, SAMPLED_OPERATIONS))
+            self.model.train()
+            for x in self.calibration_batches:
+                with autocast(self.budget, self.device, MIXED_DTYPE):
+                    path(x)
+            return evaluate(path, self.valid_loader, self.budget, self.device, MIXED_DTYPE)
+        finally:
+            for norm, (buffers, momentum) in zip(norms, saved):
+                for name, buffer in norm.named_buffers():
+                    buffer.copy_(buffers[name])
+                norm.momentum = momentum
+            self.model.train(was_training)
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -47,8 +47,14 @@ def check_supernet_budget(budget: Budget) -> None:
     """Raise :class:`BudgetError` for budgets a supernet cannot train (one line, before any work).
 
     The auxiliary head and drop-path are ignored during a search, as DARTS does. Images of any
-    size a budget allows (>= 8 px) keep at least 2 px after the two reductions.
+    size a budget allows (>= 8 px) keep at least 2 px after the two reductions. A search measures
+    on the validation split only: selecting by test accuracy would make the test result meaningless.
     """
+    if budget.evaluation != "valid-last":
+        raise BudgetError(
+            f"budget field 'evaluation' must be 'valid-last' for a supernet or DARTS search "
+            f"(a search must not select by test accuracy), got {budget.evaluation!r}"
+        )
     if budget.layers < 3:
         raise BudgetError(
             f"budget field 'layers' must be >= 3 for a supernet (a normal cell besides the two reductions), got {budget.layers}"

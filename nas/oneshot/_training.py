@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
 from nas.estimation._budget import Budget
 from nas.estimation._data import BatchLoader, Dataset, ImageSet
 
 EVAL_BATCH = 512
-
-
-def autocast(budget: Budget) -> contextlib.AbstractContextManager:
-    """``mixed`` precision runs the forward passes in bfloat16 (CPU and CUDA alike).
-
-    bfloat16 has float32's range, so the unrolled second-order step and the finite-difference
-    Hessian-vector product need no loss scaling, which float16 would.
-    """
-    if budget.precision == "fp32":
-        return contextlib.nullcontext()
-    device_type = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
+# ``mixed`` precision runs a supernet in bfloat16 on CPU and CUDA alike (the trainer uses float16 on
+# CUDA): bfloat16 has float32's range, so the unrolled second-order step and the finite-difference
+# Hessian-vector product need no loss scaling, which float16 would. Training and evaluation use it.
+MIXED_DTYPE = torch.bfloat16
 
 
 def evaluation_loader(images: ImageSet, dataset: Dataset, device: torch.device) -> BatchLoader:
@@ -29,8 +19,9 @@ def evaluation_loader(images: ImageSet, dataset: Dataset, device: torch.device) 
 
 
 def weight_optimiser(
-    parameters, budget: Budget
+    parameters, budget: Budget, *, min_lr: float = 0.0
 ) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.CosineAnnealingLR]:
-    """The trainer's optimiser: SGD with momentum and weight decay, cosine learning rate over the epochs."""
+    """The trainer's optimiser: SGD with momentum and weight decay, cosine learning rate over the
+    epochs down to ``min_lr`` (the trainer's 0 by default)."""
     optimiser = torch.optim.SGD(parameters, lr=budget.lr, momentum=budget.momentum, weight_decay=budget.weight_decay)
-    return optimiser, torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, budget.epochs)
+    return optimiser, torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, budget.epochs, eta_min=min_lr)

@@ -34,7 +34,10 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
     attributes ``evolution:parent`` and ``evolution:mutated``.
 
     With the DARTS parameterisation of :func:`nas.space.suggest_genotype` one mutation changes one
-    node's operation on one input, or that node's pair of inputs.
+    node's operation on one input, or that node's pair of inputs. The authors' ``run_evolution.py``
+    searched another space (28 parameters ``{cell}_{node}_{prev}``, one of 7 operations per edge,
+    every node taking all its inputs), where a mutation changes one edge's operation; this one is
+    the 2-input DARTS space of ``ground_truth.csv``, so only the algorithm is theirs.
 
     Args:
         population_size: Number of youngest complete trials that form the population.

@@ -11,15 +11,18 @@ from nas.estimation._budget import Budget
 from nas.estimation._data import Dataset
 from nas.estimation._estimate import get_or_train
 from nas.estimation._store import ResultStore
+from nas.estimation._trainer import TrainResult
 from nas.space._genotype import suggest_genotype
 
 
 class ArchitectureObjective:
     """Suggest a genotype, train it under ``budget`` through ``store``, return its held-out accuracy.
 
-    An architecture already trained under the budget costs nothing: its stored result answers. A
-    new training reports the accuracy of each epoch (``trial.report``), so a pruner given to the
-    study can stop it early; a pruned training is not stored, since its accuracy is not the budget's.
+    An architecture already trained under the budget costs nothing: its stored result answers. When
+    the study has a pruner (not :class:`optuna.pruners.NopPruner`), a new training measures and
+    reports the held-out accuracy of each epoch (``trial.report``), so the pruner can stop it early;
+    a pruned training is not stored, since its accuracy is not the budget's. Without one, only the
+    last epoch is measured (the result is the same; measuring changes no state).
     A training that diverges fails the trial (the objective returns NaN) with its ``reason``.
 
     The genotype's text and hash, its parameters, FLOPs and training seconds are kept as user
@@ -43,20 +46,26 @@ class ArchitectureObjective:
         trial.set_user_attr("genotype", genotype.to_str())
         trial.set_user_attr("hash", genotype.hash())
 
-        reported: list[int] = []
-
         def report(epoch: int, accuracy: float) -> None:
-            reported.append(epoch)
             trial.report(accuracy, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch} at accuracy {accuracy:.4f}")
 
+        pruning = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
+        trained: list[TrainResult] = []
         result = get_or_train(
-            genotype, self.budget, self.dataset, self.store, device=self.device, progress=self.progress, on_epoch=report
+            genotype,
+            self.budget,
+            self.dataset,
+            self.store,
+            device=self.device,
+            progress=self.progress,
+            on_epoch=report if pruning else None,
+            on_trained=trained.append,
         )
         for name in ("params", "flops", "seconds"):
             trial.set_user_attr(name, getattr(result, name))
-        trial.set_user_attr("reused", not reported)  # answered by the result store, not trained
+        trial.set_user_attr("reused", not trained)  # answered by the result store, not trained
         if result.status != "ok":
             trial.set_user_attr("reason", result.reason)
             return math.nan

@@ -39,7 +39,10 @@ class ReinforceSampler(TrialSeededSampler):
     ``--lr 0.1`` and ``--momentum 0.9``, which there is the decay of the baseline's moving average
     (here ``baseline_decay``); their logits follow the plain gradient (``momentum=0``) without
     entropy bonus. Their reward is an accuracy in [0, 1]: the step size scales with the reward,
-    so rescale ``learning_rate`` for objectives on another scale.
+    so rescale ``learning_rate`` for objectives on another scale. Their policy was over another
+    space (28 parameters ``{cell}_{node}_{prev}``, one of 7 operations per edge, every node taking
+    all its inputs); here it is over the parameters given, e.g. the 2-input DARTS space of
+    :func:`nas.space.suggest_genotype` (that of ``ground_truth.csv``).
 
     The policy is not kept anywhere but derived from the study: it is the result of replaying the
     complete trials, so resumed runs and parallel workers sample from the same policy given the
