@@ -177,3 +177,21 @@ def test_a_study_of_another_search_is_refused_untouched(tmp_path):
     assert done.returncode == 2 and "another budget (epochs 1 there, 2 here)" in done.stderr
     assert optuna.load_study(study_name="mip", storage=url).user_attrs == {"space": {"epochs": [1, 2]}}
     assert len(optuna.load_study(study_name="a", storage=url).trials) == 1
+
+
+@pytest.mark.postgres
+def test_two_search_workers_on_one_postgresql_study_share_it(fresh_postgres_url):
+    command = [sys.executable, "-m", "nas", "search", "--strategy", "evolution", "--trials", "6", "--study-name", "shared",
+               "--storage", fresh_postgres_url, "--quiet", "--threads", "1", *TINY_SET, *DATA]
+    workers = [subprocess.Popen([*command, "--seed", str(seed)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for seed in (0, 1)]
+    for worker in workers:
+        _, stderr = worker.communicate(timeout=600)
+        assert worker.returncode == 0, stderr
+    study = optuna.load_study(study_name="shared", storage=fresh_postgres_url)
+    numbers = [trial.number for trial in study.trials]
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(numbers) == len(set(numbers)) and 6 <= len(complete) <= 7  # each stops at 6 complete: at most one more
+    hashes = {trial.user_attrs["hash"] for trial in complete}
+    budget = Budget(epochs=1, batch_size=32, lr=0.03, layers=3, channels=4, image_size=16)
+    assert ResultStore(fresh_postgres_url).count(budget) == len(hashes)  # no architecture trained twice

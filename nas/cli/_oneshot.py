@@ -6,7 +6,16 @@ import argparse
 from pathlib import Path
 
 from nas._errors import NasError
-from nas.cli._common import DEFAULT_STORAGE, Commands, budget_from_args, device_from_args, emit, load_data, training_options
+from nas.cli._common import (
+    DEFAULT_STORAGE,
+    Commands,
+    budget_from_args,
+    device_from_args,
+    emit,
+    load_data,
+    set_threads,
+    training_options,
+)
 from nas.estimation._budget import preset
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "zheng2020" / "ground_truth.csv"
@@ -38,6 +47,7 @@ def _oneshot(args: argparse.Namespace) -> None:
             raise NasError(f"--archs must be >= 3 (r_s needs three architectures), got {args.archs}")
         reference = reference[: args.archs]
     device = device_from_args(args.device)
+    set_threads(args.threads)
     store = ResultStore(args.storage)
     dataset = load_data(args)
     training = PathTraining(

@@ -8,7 +8,16 @@ import json
 import sys
 
 from nas._errors import NasError
-from nas.cli._common import DEFAULT_STORAGE, Commands, budget_from_args, device_from_args, emit, load_data, training_options
+from nas.cli._common import (
+    DEFAULT_STORAGE,
+    Commands,
+    budget_from_args,
+    device_from_args,
+    emit,
+    load_data,
+    set_threads,
+    training_options,
+)
 
 PRUNERS = ("none", "median", "hyperband")
 
@@ -71,6 +80,7 @@ def _search(args: argparse.Namespace) -> int:
     if args.trials < 1:
         raise NasError(f"--trials must be >= 1, got {args.trials}")
     device = device_from_args(args.device)
+    set_threads(args.threads)
     dataset = load_data(args)
     make_splits(dataset, budget)
     setup = search_setup(args.strategy, budget, dataset)
@@ -156,6 +166,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not candidates:
             raise NasError(f"study {args.study!r} has no complete trial yet")
     device = device_from_args(args.device)
+    set_threads(args.threads)
     dataset = load_data(args)
     store = ResultStore(args.storage)
     rows, lines = [], []

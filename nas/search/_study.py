@@ -9,6 +9,7 @@ the trial's architecture is enqueued again, so it is not lost from the search.
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any
 
@@ -24,6 +25,8 @@ from nas.space._genotype import Genotype, parse_genotype
 KIND = "architecture-search"
 HEARTBEAT_SECONDS = 60
 GRACE_SECONDS = 180
+CREATE_ATTEMPTS = 3
+SETUP_WAIT_SECONDS = 30  # how long a worker waits for another one to finish recording a new study's setup
 
 
 def search_setup(strategy: str, budget: Budget, dataset: Dataset) -> dict[str, Any]:
@@ -32,21 +35,31 @@ def search_setup(strategy: str, budget: Budget, dataset: Dataset) -> dict[str, A
 
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDB storage with heartbeats (an experimental Optuna feature, used on purpose: quiet)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
-            )
-    except ImportError as error:
-        raise StoreError(f"no driver for study storage {url}: {error}") from None
-    except (sqlalchemy.exc.SQLAlchemyError, ValueError) as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise StoreError(f"cannot open study storage {url}: {reason}") from None
+    """An RDB storage with heartbeats (an experimental Optuna feature, used on purpose: quiet).
+
+    Workers starting together on a new database race to create Optuna's tables; the losers see
+    a duplicate-key error, and their second try finds the tables made.
+    """
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_SECONDS,
+                    grace_period=GRACE_SECONDS,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
+                )
+        except ImportError as error:
+            raise StoreError(f"no driver for study storage {url}: {error}") from None
+        except sqlalchemy.exc.IntegrityError:
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise StoreError(f"cannot create Optuna's tables in {url}: other workers kept racing") from None
+            time.sleep(1.0)
+        except (sqlalchemy.exc.SQLAlchemyError, ValueError) as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise StoreError(f"cannot open study storage {url}: {reason}") from None
+    raise AssertionError("unreachable")
 
 
 def check_study(storage: optuna.storages.BaseStorage, name: str, setup: dict[str, Any]) -> int:
@@ -56,6 +69,10 @@ def check_study(storage: optuna.storages.BaseStorage, name: str, setup: dict[str
     except KeyError:
         return 0
     recorded = storage.get_study_user_attrs(study_id)
+    deadline = time.monotonic() + SETUP_WAIT_SECONDS
+    while "kind" not in recorded and storage.get_n_trials(study_id) == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)  # another worker is creating it: its setup is recorded last-key-last, "kind" last
+        recorded = storage.get_study_user_attrs(study_id)
     if recorded.get("kind") != KIND:
         raise NasError(f"study {name!r} is not an architecture search (a budget search?): pass another --study-name")
     for key, value in setup.items():
@@ -82,7 +99,8 @@ def create_search_study(
     study = optuna.create_study(
         storage=storage, study_name=name, direction="maximize", sampler=sampler, pruner=pruner, load_if_exists=True
     )
-    for key, value in setup.items():
+    # "kind" last: a worker that sees it knows the whole setup is recorded (see check_study).
+    for key, value in sorted(setup.items(), key=lambda item: item[0] == "kind"):
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)
     return study
