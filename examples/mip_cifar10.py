@@ -38,6 +38,10 @@ from nas.cli._common import HelpFormatter, device_from_args
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
+# This example relies on purpose on features marked experimental: optuna-mip's sampler and callbacks,
+# and Optuna's heartbeats (README); a warning about each on every run would only be noise.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
 # Written into the report folder: a run on another storage or study must not overwrite this one's report.
 REPORT_OWNER = "study.json"
 
@@ -178,10 +182,8 @@ def main() -> int:
         objective = nas.TrainingObjective(
             space, architectures, dataset, store, penalty=args.penalty, device=device, progress=not args.quiet
         )
-        with warnings.catch_warnings():  # heartbeats are experimental in Optuna; we rely on them on purpose (README)
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            # Heartbeats let a restarted or parallel worker fail the trials of a worker that was killed.
-            storage = optuna.storages.RDBStorage(storage_url, heartbeat_interval=60, grace_period=180)
+        # Heartbeats let a restarted or parallel worker fail the trials of a worker that was killed.
+        storage = optuna.storages.RDBStorage(storage_url, heartbeat_interval=60, grace_period=180)
         study = optuna.create_study(
             storage=storage, study_name=study_name, direction="maximize", sampler=sampler, load_if_exists=True
         )
