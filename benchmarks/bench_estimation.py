@@ -46,6 +46,7 @@ import torch  # noqa: E402
 
 from nas import NasError, read_recorded_budgets  # noqa: E402
 from nas._progress import Progress  # noqa: E402
+from nas.estimation._store import budget_identity  # noqa: E402
 from nas.estimation import (  # noqa: E402
     PROXIES,
     Architecture,
@@ -127,7 +128,7 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 def proxy_setting(budget: Budget, dataset: Dataset, batches: int, seed: int) -> str:
     """The cache key of everything that changes a proxy score besides the architecture."""
-    spec = {"budget": budget.to_dict(), "dataset": dataset_key(dataset), "batches": batches, "seed": seed}
+    spec = {"budget": budget_identity(budget), "dataset": dataset_key(dataset), "batches": batches, "seed": seed}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -82,15 +82,19 @@ CLAIM_SECONDS = 120.0
 _FIELDS_KEYED_WHEN_CHANGED = {"evaluation": "valid-last", "network": "cifar"}
 
 
-def result_key(budget: Budget, numerics: str, code_version: int = CODE_VERSION) -> str:
-    """Everything besides architecture and dataset that changes a result: the budget (with its
-    seed), the arithmetic it ran in (:func:`nas.estimation._trainer.numerics`) and the code version."""
-    fields = {
+def budget_identity(budget: Budget) -> dict[str, object]:
+    """The budget's fields as results are keyed by them (see ``_FIELDS_KEYED_WHEN_CHANGED``)."""
+    return {
         name: value
         for name, value in budget.to_dict().items()
         if _FIELDS_KEYED_WHEN_CHANGED.get(name, object()) != value
     }
-    return json.dumps({"budget": fields, "code_version": code_version, "numerics": numerics}, sort_keys=True)
+
+
+def result_key(budget: Budget, numerics: str, code_version: int = CODE_VERSION) -> str:
+    """Everything besides architecture and dataset that changes a result: the budget (with its
+    seed), the arithmetic it ran in (:func:`nas.estimation._trainer.numerics`) and the code version."""
+    return json.dumps({"budget": budget_identity(budget), "code_version": code_version, "numerics": numerics}, sort_keys=True)
 
 
 def _parse_key(key: str) -> tuple[int, str | None]:
