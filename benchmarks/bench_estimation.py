@@ -18,9 +18,14 @@ rows meet it. A second table, fidelity, sets our ``--fidelity-budget`` accuracie
 authors' task5 accuracies of the same architectures: ours is the last epoch on a 5,000-image
 validation split, theirs the best epoch on the test set.
 
-Measured with (writes benchmarks/results/estimation.csv and estimation_fidelity.csv):
+Measured with (writes benchmarks/results/estimation.csv and estimation_fidelity.csv), after the
+trained budgets' results were stored by (one process each, one thread, in the background):
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_estimation.py --storage sqlite:////work/main/runs/estimation.db
+    OMP_NUM_THREADS=1 python -m nas estimate --archs ../shared/reference/zheng2020/ground_truth.csv \
+        --budget bpe1 --set epochs=3 train_fraction=0.15 --device cpu \
+        --data ../shared/data/cifar10-jpeg.zip --storage sqlite:///runs/estimation.db
+    OMP_NUM_THREADS=1 python -m nas estimate --archs <arch_001..arch_003 of ground_truth.csv> --budget bpe1 ...
+    OMP_NUM_THREADS=1 python benchmarks/bench_estimation.py
 """
 
 from __future__ import annotations
@@ -172,7 +177,7 @@ def trained(store: ResultStore, architectures: Sequence[Architecture], budget: B
     """Accuracies (by architecture name) of the architectures the store has under ``budget``, and
     their training seconds."""
     key = dataset_key(dataset)
-    accuracies = store.accuracies(budget, key, numerics=numerics)
+    accuracies = store.accuracies(budget, key, numerics=numerics).accuracies
     names = {arch.genotype.hash(): arch.name for arch in architectures}
     found = {names[h]: accuracy for h, accuracy in accuracies.items() if h in names}
     seconds = [store.get(arch.genotype, budget, key, numerics).seconds for arch in architectures if arch.name in found]
