@@ -1,4 +1,4 @@
-"""One-shot commands: ``nas oneshot`` (global and local r_s of a supernet) and ``nas darts`` (DARTS trials)."""
+"""One-shot command: ``nas oneshot`` (global and local r_s of a supernet trained by sampled paths)."""
 
 from __future__ import annotations
 
