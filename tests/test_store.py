@@ -127,13 +127,15 @@ def test_accuracies_say_what_they_skipped(tmp_path):
     store.put(sample_genotype(3), budget, "d|split", "cuda-fp16", RESULT)
     store.put(sample_genotype(4), budget, "e|split", "cpu-fp32", RESULT)
     store.put(sample_genotype(5), budget.replace(seed=1), "d|split", "cpu-fp32", RESULT)  # another budget: not counted
-    with sqlite3.connect(path) as connection:  # code version 1 keyed results by the plain budget
+    # Code version 1 keyed results by the plain budget, which had no evaluation or network field yet.
+    version_1_key = json.dumps({k: v for k, v in budget.to_dict().items() if k not in ("evaluation", "network")}, sort_keys=True)
+    with sqlite3.connect(path) as connection:
         for seed in (6, 7):
             connection.execute(
                 "insert into nas_results (arch_hash, budget_key, dataset, genotype, status, accuracy, seconds, flops,"
                 " params, loss, epochs, device, created_at) values (?, ?, 'd|split', '', 'ok', 0.9, 1, 1, 1, 1, 1,"
                 " 'cpu', '2026-01-01 00:00:00')",
-                (sample_genotype(seed).hash(), json.dumps(budget.to_dict(), sort_keys=True)),
+                (sample_genotype(seed).hash(), version_1_key),
             )
     stored = store.accuracies(budget, "d", "cpu-fp32")
     assert stored.accuracies == {sample_genotype(0).hash(): 0.5, sample_genotype(1).hash(): 0.5}

@@ -107,7 +107,7 @@ def _parse_key(key: str) -> tuple[int, str | None]:
 
 def _keys_of_any_version(budget: Budget) -> list[str]:
     """Every key a result under ``budget`` may have been stored with, in any version and arithmetic."""
-    keys = [json.dumps(budget.to_dict(), sort_keys=True)]
+    keys = [json.dumps(budget_identity(budget), sort_keys=True)]  # version 1 predates the later fields
     return keys + [result_key(budget, kind, version) for version in range(2, CODE_VERSION + 1) for kind in NUMERICS]
 
 
