@@ -1,6 +1,6 @@
 """Benchmark: MIP against TPE and random search, on the recorded budgets and a synthetic problem.
 
-**Recorded budgets.** All three samplers optimise the same :class:`nas.RecordedObjective` (the
+**Recorded budgets.** All samplers optimise the same :class:`nas.RecordedObjective` (the
 paper authors' 32 recorded budgets, default penalty) for MIP's n * K = 80 trials. A search spends
 what it would have cost to train: the recorded GPU-hours per architecture times 100
 architectures, for every recorded setting it reaches for the first time (a setting reached again
@@ -16,15 +16,23 @@ best quality within 10/25/50 % of TPE's mean total spend.
 
 No tie tolerance: every number is printed as measured.
 
+Methods: "MIP" is the paper's setting (temperature 1, K = 10, an important pruned parameter fixed
+at its value in the best trial). "MIP T=8" samples expensive values more often: the setting that
+reached task23 most often at K = 10 on seeds 100-129 of ``benchmarks/bench_mip_settings.py``
+(the seeds here start at 0; the recorded table is the same, so other seeds only change the
+samplers' draws). "MIP T=8 K=20" also takes 20 trials per round, so it runs twice the trials of
+the others (160 on the recorded budgets).
+
     OMP_NUM_THREADS=1 python benchmarks/bench_budget_search.py [--seeds 10] [--quick]
 
 ``--quick`` leaves out "MIP null-corrected", which fits 21 forests per round and costs more CPU
-than the other three methods together.
+than the other methods together.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 import math
@@ -41,7 +49,7 @@ sys.path.insert(0, str(ROOT))  # run as a script without installing the project
 import optuna  # noqa: E402
 
 from nas import RecordedObjective, read_recorded_budgets, spend_curve  # noqa: E402
-from optuna_mip import MIPSampler, StopWhenAllFixed, required_trials  # noqa: E402
+from optuna_mip import MIPSampler, PruningDecision, StopWhenAllFixed, pruning_history, required_trials  # noqa: E402
 from optuna_mip.importance import NullCorrectedImportanceEvaluator  # noqa: E402
 
 N_ARCHITECTURES = 100  # every recorded budget trained the same 100 architectures
@@ -49,13 +57,51 @@ DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "zheng2020"
 SPEND_FRACTIONS = (0.1, 0.25, 0.5)
 
 SamplerFactory = Callable[[dict, int], optuna.samplers.BaseSampler]
-METHODS: dict[str, SamplerFactory] = {
-    "MIP": lambda cost, seed: MIPSampler(cost=cost, seed=seed),
-    "MIP null-corrected": lambda cost, seed: MIPSampler(
-        cost=cost, seed=seed, importance_evaluator=NullCorrectedImportanceEvaluator(seed=seed)
-    ),
-    "TPE": lambda cost, seed: optuna.samplers.TPESampler(seed=seed),
-    "Random": lambda cost, seed: optuna.samplers.RandomSampler(seed=seed),
+
+
+@dataclass(frozen=True)
+class Method:
+    """A sampler per (cost table, seed); MIP's n * K trials are what every method runs."""
+
+    factory: SamplerFactory
+    samples_per_round: int = 10
+
+
+@dataclass(frozen=True)
+class MIPSetting:
+    """The MIPSampler knobs the benchmarks compare."""
+
+    temperature: float = 1.0
+    samples_per_round: int = 10
+    fix_at: str = "best_trial"  # or "predicted"
+    null_corrected: bool = False
+
+    def __str__(self) -> str:
+        evaluator = "null-MDI" if self.null_corrected else "MDI"
+        return f"T={self.temperature:g} K={self.samples_per_round} {self.fix_at} {evaluator}"
+
+    def sampler(self, cost: dict, seed: int) -> MIPSampler:
+        evaluator = NullCorrectedImportanceEvaluator(seed=seed) if self.null_corrected else None
+        return MIPSampler(
+            cost=cost,
+            seed=seed,
+            temperature=self.temperature,
+            samples_per_round=self.samples_per_round,
+            fix_at=self.fix_at,  # type: ignore[arg-type]
+            importance_evaluator=evaluator,
+        )
+
+    def method(self) -> Method:
+        return Method(self.sampler, self.samples_per_round)
+
+
+METHODS: dict[str, Method] = {
+    "MIP": MIPSetting().method(),
+    "MIP T=8": MIPSetting(temperature=8.0).method(),
+    "MIP T=8 K=20": MIPSetting(temperature=8.0, samples_per_round=20).method(),
+    "MIP null-corrected": MIPSetting(null_corrected=True).method(),
+    "TPE": Method(lambda cost, seed: optuna.samplers.TPESampler(seed=seed)),
+    "Random": Method(lambda cost, seed: optuna.samplers.RandomSampler(seed=seed)),
 }
 
 
@@ -66,6 +112,7 @@ class Run:
     spend: np.ndarray
     best: np.ndarray
     settings: list[str]
+    decisions: list[PruningDecision]
 
     def best_within(self, spend: float) -> float:
         within = self.best[self.spend <= spend + 1e-9]
@@ -77,9 +124,9 @@ class Run:
 
 
 def search(
-    method: str, objective: Callable, cost: dict, seed: int, n_trials: int, spend_attr: str
+    factory: SamplerFactory, objective: Callable, cost: dict, seed: int, n_trials: int, spend_attr: str
 ) -> Run:
-    sampler = METHODS[method](cost, seed)
+    sampler = factory(cost, seed)
     callbacks = [StopWhenAllFixed()] if isinstance(sampler, MIPSampler) else []
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(objective, n_trials=n_trials, callbacks=callbacks)
@@ -88,6 +135,7 @@ def search(
         spend=spend_curve(trials, spend_attr),
         best=np.maximum.accumulate([t.value for t in trials]),
         settings=[str(t.user_attrs.get("setting")) for t in trials],
+        decisions=pruning_history(study),
     )
 
 
@@ -95,7 +143,8 @@ def equal_spend_table(runs: dict[str, list[Run]], reference: str, unit: str, sca
     total = float(np.mean([r.spend[-1] for r in runs[reference]]))
     thresholds = [f * total for f in SPEND_FRACTIONS]
     print(f"best objective within a share of {reference}'s mean total spend ({total * scale:.0f} {unit}); mean ± std")
-    print(f"{'method':<20}" + "".join(f"{f'{f:.0%} ({t * scale:.0f})':>22}" for f, t in zip(SPEND_FRACTIONS, thresholds)) + f"{'total spend':>14}")
+    columns = "".join(f"{f'{f:.0%} ({t * scale:.0f})':>22}" for f, t in zip(SPEND_FRACTIONS, thresholds))
+    print(f"{'method':<20}{columns}{'total spend':>14}")
     for method, method_runs in runs.items():
         cells = []
         for t in thresholds:
@@ -107,26 +156,109 @@ def equal_spend_table(runs: dict[str, list[Run]], reference: str, unit: str, sca
         print(f"{method:<20}" + "".join(f"{c:>22}" for c in cells) + f"{mean_total:14.0f}")
 
 
-def recorded_benchmark(reference: Path, seeds: int, methods: list[str]) -> None:
+@dataclass(frozen=True)
+class Problem:
+    """What a search runs on: one objective per seed, costs, and how spend is counted."""
+
+    objective_for: Callable[[int], Callable[[optuna.Trial], float]]
+    cost: dict
+    n_params: int
+    spend_attr: str
+
+    def runs(self, method: Method, seeds: range) -> list[Run]:
+        """One search per seed, for MIP's n * K trials (it stops there; the others run them all)."""
+
+        n_trials = required_trials(self.n_params, method.samples_per_round)
+        return [search(method.factory, self.objective_for(s), self.cost, s, n_trials, self.spend_attr) for s in seeds]
+
+
+def trials_text(n_params: int) -> str:
+    return f"{required_trials(n_params)} trials (MIP with K = 20: {required_trials(n_params, 20)})"
+
+
+def recorded_problem(reference: Path) -> tuple[Problem, RecordedObjective]:
     objective = RecordedObjective(read_recorded_budgets(reference))
-    n_trials = required_trials(len(objective.space.values))
-    cost = objective.space.value_costs()
-    runs = {m: [search(m, objective, cost, s, n_trials, "gpu_hours") for s in range(seeds)] for m in methods}
-    target = max(objective.recorded, key=lambda r: r.correlation.spearman)
+    problem = Problem(lambda seed: objective, objective.space.value_costs(), len(objective.space.values), "gpu_hours")
+    return problem, objective
+
+
+def target_setting(objective: RecordedObjective) -> str:
+    """The recorded budget with the best r_s: what a search should find."""
+
+    return max(objective.recorded, key=lambda r: r.correlation.spearman).setting
+
+
+def spends_to_reach(runs: list[Run], setting: str) -> list[float]:
+    """GPU-hours (all architectures) each search spent until it first reached ``setting``."""
+
+    return [r.spend_to_visit(setting) * N_ARCHITECTURES for r in runs]
+
+
+class Reachability:
+    """Which recorded setting answers each point of the recorded space (all combinations).
+
+    Tells after which of a search's decisions no suggestion could reach a setting any more.
+    """
+
+    def __init__(self, objective: RecordedObjective) -> None:
+        values = objective.space.values
+        grid = list(itertools.product(*values.values()))
+        self.columns = {
+            name: np.asarray([point[j] for point in grid], dtype=object) for j, name in enumerate(values)
+        }
+        budgets = (objective.space.budget_of(dict(zip(values, point))) for point in grid)
+        self.answers = np.asarray([objective.nearest(budget).setting for budget in budgets])
+
+    def ruled_out_by(self, decisions: list[PruningDecision], setting: str) -> PruningDecision | None:
+        """The first decision after which ``setting`` answers no remaining point, if any."""
+
+        mask = np.ones(len(self.answers), dtype=bool)
+        for decision in decisions:
+            mask &= self.columns[decision.param] == decision.value
+            if not (self.answers[mask] == setting).any():
+                return decision
+        return None
+
+
+def explain_misses(misses: list[Run], setting: str, reachability: Reachability) -> str:
+    """For each search that never reached ``setting``: the decision that made it unreachable."""
+
+    described = []
+    for run in misses:
+        decision = reachability.ruled_out_by(run.decisions, setting)
+        described.append(
+            "never ruled out"
+            if decision is None
+            else f"round {decision.round} {decision.param}={decision.value!r} ({decision.reason})"
+        )
+    return f"{len(misses)} missed; {setting} became unreachable after: " + "; ".join(described)
+
+
+def recorded_benchmark(reference: Path, seeds: range, methods: list[str]) -> None:
+    problem, objective = recorded_problem(reference)
+    runs = {m: problem.runs(METHODS[m], seeds) for m in methods}
+    target = target_setting(objective)
+    r_s = next(r for r in objective.recorded if r.setting == target).correlation.spearman
     print(
-        f"## Recorded budgets: {len(objective.recorded)} settings, {n_trials} trials x {seeds} seeds "
-        f"(penalty {objective.penalty}); spend = recorded GPU-hours x {N_ARCHITECTURES} architectures per new setting\n"
+        f"## Recorded budgets: {len(objective.recorded)} settings, {trials_text(problem.n_params)} x "
+        f"{len(seeds)} seeds (penalty {objective.penalty}); spend = recorded GPU-hours x {N_ARCHITECTURES} "
+        "architectures per new setting\n"
     )
-    print(f"reaching the best recorded budget {target.setting} (r_s {target.correlation.spearman:.3f}):")
+    print(f"reaching the best recorded budget {target} (r_s {r_s:.3f}):")
     print(f"{'method':<20}{'success':>10}{'median GPU-h to reach':>24}")
     medians = {}
     for method, method_runs in runs.items():
-        spends = [r.spend_to_visit(target.setting) * N_ARCHITECTURES for r in method_runs]
+        spends = spends_to_reach(method_runs, target)
         medians[method] = float(np.median(spends))
         reached = sum(math.isfinite(s) for s in spends)
-        print(f"{method:<20}{f'{reached}/{seeds}':>10}{medians[method]:24.0f}")
+        print(f"{method:<20}{f'{reached}/{len(seeds)}':>10}{medians[method]:24.0f}")
+    reachability = None  # built on the first miss: it answers all 81,920 points of the space
     for method in [m for m in methods if m.startswith("MIP")]:
         print(f"{method} median spend to reach / TPE's: {medians[method] / medians['TPE']:.2f}")
+        misses = [r for r in runs[method] if not math.isfinite(r.spend_to_visit(target))]
+        if misses:
+            reachability = reachability or Reachability(objective)
+            print(f"  {explain_misses(misses, target, reachability)}")
     print()
     equal_spend_table(runs, "Random", "GPU-h", scale=N_ARCHITECTURES)
 
@@ -172,30 +304,42 @@ def synthetic_objective(seed: int) -> Callable[[optuna.Trial], float]:
     return objective
 
 
-def synthetic_benchmark(seeds: int, methods: list[str]) -> None:
-    n_trials = required_trials(len(SYNTHETIC_CHOICES) + 2)
-    runs = {
-        m: [search(m, synthetic_objective(s), SYNTHETIC_COST, s, n_trials, "cost") for s in range(seeds)]
-        for m in methods
-    }
-    print(f"\n## Synthetic cost-aware problem: 7 parameters (3 matter), {n_trials} trials x {seeds} seeds\n")
+SYNTHETIC = Problem(synthetic_objective, SYNTHETIC_COST, len(SYNTHETIC_CHOICES) + 2, "cost")
+
+
+def synthetic_benchmark(seeds: range, methods: list[str]) -> None:
+    runs = {m: SYNTHETIC.runs(METHODS[m], seeds) for m in methods}
+    print(
+        f"\n## Synthetic cost-aware problem: {SYNTHETIC.n_params} parameters (3 matter), "
+        f"{trials_text(SYNTHETIC.n_params)} x {len(seeds)} seeds\n"
+    )
     equal_spend_table(runs, "TPE", "cost units")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10, help="seeds per method (default 10)")
+def parse_arguments(
+    argv: list[str] | None, description: str, seeds: int, first_seed: int, quick_help: str
+) -> tuple[argparse.Namespace, range]:
+    """The options both budget-search benchmarks take; quiets Optuna for the run."""
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seeds", type=int, default=seeds, help=f"seeds per method (default {seeds})")
+    parser.add_argument("--first-seed", type=int, default=first_seed, help=f"seeds run from here (default {first_seed})")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="folder of the recorded budgets")
-    parser.add_argument("--quick", action="store_true", help='leave out "MIP null-corrected"')
+    parser.add_argument("--quick", action="store_true", help=quick_help)
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be >= 1")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return args, range(args.first_seed, args.first_seed + args.seeds)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, seeds = parse_arguments(argv, __doc__.splitlines()[0], 10, 0, 'leave out "MIP null-corrected"')
     started = time.perf_counter()
     methods = [m for m in METHODS if not (args.quick and m == "MIP null-corrected")]
-    recorded_benchmark(args.reference, args.seeds, methods)
-    synthetic_benchmark(args.seeds, methods)
+    recorded_benchmark(args.reference, seeds, methods)
+    synthetic_benchmark(seeds, methods)
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
 

@@ -133,7 +133,12 @@ def decisions_markdown(
         "",
         f"Importance: `{evaluator}`, as a share among the parameters still free at each round; "
         f"a pruned parameter below {config.get('importance_threshold', 0.1)} goes to its "
-        "cheapest value, otherwise to its value in the best trial.",
+        "cheapest value, otherwise to "
+        + (
+            "the value the forest predicts best."
+            if config.get("fix_at") == "predicted"
+            else "its value in the best trial."
+        ),
         "",
         "| round | parameter | fixed at | reason | importance | complete trials "
         "| importances of the free parameters |",

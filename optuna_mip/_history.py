@@ -3,7 +3,7 @@
 Source of truth (study *system* attributes, JSON values, one key per round)::
 
     mip:config     {"samples_per_round": K, "importance_threshold": ..., "forest_seed": ...,
-                    "importance_evaluator": class name of the evaluator}
+                    "importance_evaluator": class name of the evaluator, "fix_at": ...}
     mip:round:<s>  the decision of round s (see :class:`PruningDecision`)
 
 The sampler writes nothing else into the study. Mirrors for people (user attributes and an
@@ -31,7 +31,7 @@ ROUND_KEY_PREFIX = "mip:round:"
 TRIAL_ROUND_KEY = "mip:round"
 TRIAL_FIXED_KEY = "mip:fixed"
 
-Reason = Literal["cheapest", "best", "unused"]
+Reason = Literal["cheapest", "best", "predicted", "unused"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +48,8 @@ class PruningDecision:
             The value it is fixed at from now on.
         reason:
             ``"cheapest"`` if its importance was below the threshold and it has a cheapest value,
-            ``"best"`` if it was fixed at its value in the best (feasible) trial, ``"unused"`` if no
+            ``"best"`` if it was fixed at its value in the best (feasible) trial, ``"predicted"``
+            at the value the forest predicts best (``fix_at="predicted"``), ``"unused"`` if no
             trial sampled since the previous decision used it (a conditional parameter whose
             parent was fixed to a value that does not need it): it is retired at its value in
             the best trial that had it, without spending a round.

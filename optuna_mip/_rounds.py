@@ -31,6 +31,9 @@ import contextlib
 import dataclasses
 import logging
 import threading
+from typing import Any
+from typing import get_args
+from typing import Literal
 import zlib
 
 import numpy as np
@@ -45,6 +48,20 @@ from optuna.trial import TrialState
 from optuna_mip._cost import CostModel
 from optuna_mip._history import PruningDecision
 from optuna_mip._space import same_value
+from optuna_mip.importance import design_matrix
+from optuna_mip.importance import encode_values
+from optuna_mip.importance import ForestImportanceEvaluator
+from optuna_mip.importance import partial_dependence
+from optuna_mip.importance import target_values
+
+
+FixAt = Literal["best_trial", "predicted"]
+
+# A parameter a trial does not have (conditional search spaces).
+_ABSENT = object()
+
+# Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
+_logger = optuna.logging.get_logger(f"optuna.{__name__}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +72,11 @@ class RoundSettings:
     importance_threshold: float
     forest_seed: int
     importance_evaluator: str = "ForestImportanceEvaluator"
+    fix_at: FixAt = "best_trial"
+
+    def __post_init__(self) -> None:
+        if self.fix_at not in get_args(FixAt):
+            raise ValueError(f"`fix_at` must be one of {get_args(FixAt)}, got {self.fix_at!r}.")
 
     def to_dict(self) -> dict[str, float | int | str]:
         return dataclasses.asdict(self)
@@ -178,16 +200,57 @@ def decide_round(
     param = least_important({name: raw.get(name, 0.0) for name in free})
     having = [t for t in used if param in t.params]
     best = _best(having, direction)
-    value, reason = best.params[param], "best"
-    if importances[param] < settings.importance_threshold:
-        # The distribution of the latest trial is the one the parameter will be sampled from.
-        cheapest = cost_model.cheapest_values(param, having[-1].distributions[param])
-        if cheapest is not None:
-            reason = "cheapest"
-            if not any(same_value(value, c) for c in cheapest):
-                value = cheapest[0]
+    # The distribution of the latest trial is the one the parameter will be sampled from.
+    cheapest = (
+        cost_model.cheapest_values(param, having[-1].distributions[param])
+        if importances[param] < settings.importance_threshold
+        else None
+    )
+    if cheapest is not None:
+        value, reason = best.params[param], "cheapest"
+        if not any(same_value(value, c) for c in cheapest):
+            value = cheapest[0]
+    elif settings.fix_at == "predicted":
+        value, reason = predicted_best(param, used, direction, settings.forest_seed), "predicted"
+    else:
+        value, reason = best.params[param], "best"
     decide(param, value, reason, importances, best)
     return decisions
+
+
+def predicted_best(param: str, used: Sequence[FrozenTrial], direction: StudyDirection, seed: int) -> Any:
+    """The value of ``param`` that a random forest fitted on ``used`` predicts best on average.
+
+    The best trial's value is one noisy draw: with ten trials and several free parameters, it is
+    often the value that happened to share a trial with a lucky setting of another parameter.
+    Partial dependence (every trial that has ``param`` predicted with it set to each candidate,
+    averaged) credits a value with its effect across the trials instead. Candidates are the
+    values the (feasible) trials took; ties go to the value seen first. The forest is the
+    paper's (:class:`~optuna_mip.importance.ForestImportanceEvaluator`), whatever evaluator
+    ranks the importances, fitted on the feasible trials when any of them has ``param``.
+    """
+
+    feasible = [t for t in used if _is_feasible(t)]
+    trials = feasible if any(param in t.params for t in feasible) else list(used)
+    candidates: list[Any] = []
+    for trial in trials:
+        value = trial.params.get(param, _ABSENT)
+        if value is not _ABSENT and not any(same_value(value, c) for c in candidates):
+            candidates.append(value)
+    if len(candidates) == 1:
+        return candidates[0]
+    names = sorted({name for t in trials for name in t.params})
+    x, y = design_matrix(trials, names), target_values(trials)
+    try:
+        forest = ForestImportanceEvaluator(seed=seed).fit(x, y)
+    except Exception as e:  # noqa: BLE001 -- the round must still be decided, alike in every worker.
+        _logger.warning(f"Random forest fit failed ({e!r}); {param!r} takes the best trial's value.")
+        return _best([t for t in trials if param in t.params], direction).params[param]
+    rows = x[[i for i, t in enumerate(trials) if param in t.params]]
+    codes = encode_values(trials, param, candidates)
+    predicted = partial_dependence(forest, rows, names.index(param), codes).mean(axis=0)
+    sign = -1.0 if direction == StudyDirection.MINIMIZE else 1.0
+    return candidates[int(np.argmax(sign * predicted))]
 
 
 def _evaluate(
@@ -261,5 +324,9 @@ def _best(trials: Sequence[FrozenTrial], direction: StudyDirection) -> FrozenTri
     # Feasible trials first (constraints <= 0, as Study.best_trial); among equally good ones the
     # earliest, so that ties depend on nothing but numbers.
     sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
-    feasible = [t for t in trials if all(c <= 0.0 for c in t.constraints.values())]
+    feasible = [t for t in trials if _is_feasible(t)]
     return min(feasible or trials, key=lambda t: (sign * float(t.value), t.number))  # type: ignore[arg-type]
+
+
+def _is_feasible(trial: FrozenTrial) -> bool:
+    return all(c <= 0.0 for c in trial.constraints.values())

@@ -32,6 +32,7 @@ from optuna_mip._rounds import complete_trials_needed
 from optuna_mip._rounds import decide_round
 from optuna_mip._rounds import derive_seed
 from optuna_mip._rounds import EvidenceScan
+from optuna_mip._rounds import FixAt
 from optuna_mip._rounds import RoundSettings
 from optuna_mip._space import fit_into
 from optuna_mip._trials import advance
@@ -60,7 +61,8 @@ class MIPSampler(BaseSampler):
     It samples cheap settings more often (Eq. 2), and every ``samples_per_round`` complete trials
     it fits a random forest on all complete trials and *prunes* the least important free
     parameter (Eq. 3-9): fixes it at its cheapest value if its importance is below
-    ``importance_threshold``, else at its value in the best trial. When every parameter is
+    ``importance_threshold``, else at its value in the best trial (or, with
+    ``fix_at="predicted"``, at the value the forest predicts best). When every parameter is
     fixed, the search is over; the best budget is :attr:`optuna.study.Study.best_trial`. With
     ``n`` parameters that takes ``n * samples_per_round`` complete trials (see
     :func:`~optuna_mip.required_trials` and :class:`~optuna_mip.StopWhenAllFixed`).
@@ -97,7 +99,7 @@ class MIPSampler(BaseSampler):
         the same whether it is the 50th or the 5000th (the forest is fitted once per round).
 
         The first worker to touch a study stores ``samples_per_round``,
-        ``importance_threshold``, the forest seed and the evaluator's class name in it; a worker
+        ``importance_threshold``, ``fix_at``, the forest seed and the evaluator's class name in it; a worker
         configured differently warns and follows the stored numbers. ``cost``, ``temperature``
         and the evaluator itself cannot be stored (a cost may be a function) and must be the
         same in every worker.
@@ -123,7 +125,9 @@ class MIPSampler(BaseSampler):
     Constraints:
         With ``constraints_func`` (or :meth:`optuna.trial.Trial.set_constraint`), a pruned
         parameter is fixed at its value in the best *feasible* trial (all constraints
-        ``<= 0``), as :attr:`optuna.study.Study.best_trial` picks it.
+        ``<= 0``), as :attr:`optuna.study.Study.best_trial` picks it; with
+        ``fix_at="predicted"`` the forest that predicts the best value is fitted on the feasible
+        trials.
 
     Multi-objective studies:
         MIP prunes towards "the best trial", which a multi-objective study does not have. In such
@@ -181,6 +185,15 @@ class MIPSampler(BaseSampler):
             (:class:`~optuna_mip.importance.ForestImportanceEvaluator`) seeded from ``seed``.
             Optuna's evaluators skip parameters missing from some trials; those count as
             unimportant.
+        fix_at:
+            Where an important parameter (importance at least ``importance_threshold``) is
+            fixed. ``"best_trial"`` (default, the paper's rule) takes its value in the best
+            (feasible) trial. ``"predicted"`` takes the value a random forest fitted on the
+            round's trials predicts best on average over them (partial dependence), which a
+            noisy objective cannot mislead with one lucky trial (the forest is the paper's MDI
+            forest, whatever ``importance_evaluator`` is). Retirements of unused parameters
+            and cheapest-value decisions are the same under both. ``benchmarks/
+            bench_mip_settings.py`` compares them.
         constraints_func:
             As in Optuna's samplers: a function of a finished trial returning constraint values,
             feasible when all are ``<= 0``. Stored in the trial's ``constraints`` system attribute.
@@ -199,6 +212,7 @@ class MIPSampler(BaseSampler):
         samples_per_round: int = 10,
         importance_threshold: float = 0.1,
         importance_evaluator: BaseImportanceEvaluator | None = None,
+        fix_at: FixAt = "best_trial",
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         seed: int | None = None,
     ) -> None:
@@ -220,6 +234,7 @@ class MIPSampler(BaseSampler):
             importance_threshold=float(importance_threshold),
             forest_seed=derive_seed(0 if seed is None else seed, "forest-base"),
             importance_evaluator=type(importance_evaluator or ForestImportanceEvaluator()).__name__,
+            fix_at=fix_at,
         )
         # Only read after construction, so threads sharing the sampler (n_jobs > 1) never race.
         entropy = np.random.SeedSequence().entropy if seed is None else seed
@@ -418,7 +433,7 @@ class MIPSampler(BaseSampler):
         if stored is None:
             study._storage.set_study_system_attr(study._study_id, CONFIG_KEY, mine)
             return self._settings
-        if stored != mine:
+        if RoundSettings(**stored) != self._settings:
             warnings.warn(
                 f"MIPSampler settings {mine} differ from those stored in the study {stored}; "
                 "following the study so that all workers make the same decisions.",

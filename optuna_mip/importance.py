@@ -47,6 +47,7 @@ __all__ = [
     "NullImportance",
     "design_matrix",
     "encode_values",
+    "partial_dependence",
     "target_values",
 ]
 
@@ -83,12 +84,30 @@ def encode_values(trials: Sequence[FrozenTrial], name: str, values: Sequence[Any
 
     from optuna.trial import create_trial
 
-    distribution = next(t.distributions[name] for t in trials if name in t.params)
+    # A one-choice categorical holds any value, whatever ranges the trials' distributions had;
+    # it is encoded like the trials' values (numbers by value, other choices by their codes).
     probes = [
-        create_trial(params={name: v}, distributions={name: distribution}, value=0.0)
+        create_trial(params={name: v}, distributions={name: CategoricalDistribution([v])}, value=0.0)
         for v in values
     ]
     return _encode_column([*trials, *probes], name)[len(trials) :]
+
+
+def partial_dependence(
+    forest: RandomForestRegressor, x: np.ndarray, column: int, codes: np.ndarray
+) -> np.ndarray:
+    """Prediction per tree (rows) and candidate code (columns), averaged over the rows of ``x``.
+
+    Each row of ``x`` is predicted with ``column`` set to each candidate: the effect of that
+    parameter with the others as they were sampled, which a single trial's value cannot show
+    under noise.
+    """
+
+    probe = np.repeat(x[None, :, :], len(codes), axis=0)
+    probe[:, :, column] = np.asarray(codes)[:, None]
+    flat = probe.reshape(-1, x.shape[1])
+    per_tree = np.stack([tree.predict(flat) for tree in forest.estimators_])
+    return per_tree.reshape(len(forest.estimators_), len(codes), x.shape[0]).mean(axis=2)
 
 
 def target_values(trials: Sequence[FrozenTrial], target: Target | None = None) -> np.ndarray:

@@ -114,6 +114,9 @@ def test_ctrl_c_is_one_friendly_line_and_the_trial_is_pruned(tmp_path) -> None:
     process = subprocess.Popen(
         _command(tmp_path, "--space", _tiny_space(tmp_path, epochs="6, 8")),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environment(),
+        # A shell's background job ignores SIGINT, and children inherit that: give the example
+        # the terminal's default, as a user pressing Ctrl-C has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 240

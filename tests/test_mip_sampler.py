@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from typing import Any
+import warnings
 
+import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
+from optuna.study import StudyDirection
 from optuna.trial import Trial
 from optuna.trial import TrialState
 import optuna_dashboard
@@ -18,7 +21,9 @@ import pytest
 from _mip_helpers import assert_decisions_are_pure
 import optuna_mip
 from optuna_mip import MIPSampler
+from optuna_mip._rounds import _best
 from optuna_mip._rounds import free_importances
+from optuna_mip._rounds import predicted_best
 from optuna_mip.importance import ForestImportanceEvaluator
 
 
@@ -427,3 +432,80 @@ def test_optuna_importance_evaluators(evaluator: Any) -> None:
     assert history[-1].param == "depth" and history[-1].value == 8
     config = study._storage.get_study_system_attrs(study._study_id)["mip:config"]
     assert config["importance_evaluator"] == type(evaluator).__name__
+
+
+def confounded_trials(sign: float) -> list[optuna.trial.FrozenTrial]:
+    # "a" = 1 adds 1 and "b" = 1 adds 3, but "a" = 1 mostly came with "b" = 0, so the trials
+    # with "a" = 1 score lower on average (1.6 vs 2.9); and one trial with "a" = 0 got +5 of noise.
+    space = {"a": CategoricalDistribution([0, 1]), "b": CategoricalDistribution([0, 1])}
+    trials = []
+    for i in range(20):
+        a = i % 2
+        b = a if i % 10 < 2 else 1 - a
+        value = a + 3 * b + (5.0 if i == 4 else 0.0)
+        trials.append(
+            optuna.trial.create_trial(params={"a": a, "b": b}, distributions=space, value=sign * value)
+        )
+    return trials
+
+
+@pytest.mark.parametrize("direction", [StudyDirection.MAXIMIZE, StudyDirection.MINIMIZE])
+def test_predicted_value_sees_past_luck_and_confounding(direction: StudyDirection) -> None:
+    sign = 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
+    trials = confounded_trials(sign)
+    mean = {v: sign * np.mean([t.value for t in trials if t.params["a"] == v]) for v in (0, 1)}
+    assert _best(trials, direction).params["a"] == 0 and mean[0] > mean[1]
+    assert [predicted_best("a", trials, direction, seed=s) for s in range(3)] == [1, 1, 1]
+    assert predicted_best("a", trials[:1], direction, seed=0) == trials[0].params["a"]
+
+
+def test_predicted_value_across_changing_ranges() -> None:
+    # The range of "n" grew between trials; the value 8 is outside the first trials' range.
+    def trial(n: int, high: int) -> optuna.trial.FrozenTrial:
+        return optuna.trial.create_trial(
+            params={"n": n}, distributions={"n": IntDistribution(1, high)}, value=float(n)
+        )
+
+    trials = [trial(n, 4) for n in (1, 2, 3, 4)] + [trial(n, 8) for n in (5, 8, 6)]
+    assert predicted_best("n", trials, StudyDirection.MAXIMIZE, seed=0) == 8
+    assert predicted_best("n", trials, StudyDirection.MINIMIZE, seed=0) == 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fix_at_predicted_through_the_sampler(seed: int) -> None:
+    study = run_mip(four_params, cost=COST, seed=seed, fix_at="predicted")
+    history = optuna_mip.pruning_history(study)
+    last = history[-1]
+    assert (last.param, last.value, last.reason) == ("depth", 8, "predicted")
+    assert {d.reason for d in history} <= {"cheapest", "predicted"}
+    assert study._storage.get_study_system_attrs(study._study_id)["mip:config"]["fix_at"] == "predicted"
+    assert "predicts best" in optuna_mip.decisions_markdown(study)
+    assert_decisions_are_pure(study, COST)
+
+
+def test_fix_at_predicted_ignores_infeasible_trials() -> None:
+    def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+        return [1.0 if trial.params["depth"] == 8 else -1.0]
+
+    study = run_mip(four_params, cost=COST, seed=0, constraints_func=constraints, fix_at="predicted")
+    last = optuna_mip.pruning_history(study)[-1]
+    assert (last.param, last.value, last.reason) == ("depth", 16, "predicted")
+
+
+def test_unknown_fix_at_is_refused() -> None:
+    with pytest.raises(ValueError, match="fix_at"):
+        MIPSampler(fix_at="mean")  # type: ignore[arg-type]
+
+
+def test_settings_stored_before_fix_at_existed_are_the_same_settings() -> None:
+    study = run_mip(four_params, n_trials=12, cost=COST, seed=0)
+    config = dict(study._storage.get_study_system_attrs(study._study_id)["mip:config"])
+    del config["fix_at"]  # as written by optuna-mip before fix_at
+    study._storage.set_study_system_attr(study._study_id, "mip:config", config)
+    study.sampler = MIPSampler(cost=COST, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        study.optimize(four_params, n_trials=10)
+    study.sampler = MIPSampler(cost=COST, seed=0, fix_at="predicted")
+    with pytest.warns(UserWarning, match="differ from those stored"):
+        study.optimize(four_params, n_trials=1)

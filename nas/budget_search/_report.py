@@ -31,7 +31,6 @@ import plotly.graph_objects as go
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from plotly.subplots import make_subplots
-from sklearn.ensemble import RandomForestRegressor
 
 from nas.budget_search._bpe_space import BudgetSpace
 from optuna_mip import decisions_markdown, plot_importance_history, pruning_history
@@ -40,6 +39,7 @@ from optuna_mip.importance import (
     NullCorrectedImportanceEvaluator,
     design_matrix,
     encode_values,
+    partial_dependence,
     target_values,
 )
 
@@ -243,19 +243,6 @@ def null_importances(
     return {name: (null.null_mean, null.null_p95) for name, null in nulls.items()}
 
 
-def _partial_dependence(forest: RandomForestRegressor, x: np.ndarray, column: int, codes: np.ndarray) -> np.ndarray:
-    """Predicted r_s per tree (rows) and candidate (columns), averaged over the trials' rows.
-
-    Setting the column to each candidate in every trial's row and averaging is partial dependence:
-    the effect of the parameter with the others as they were sampled.
-    """
-    probe = np.repeat(x[None, :, :], len(codes), axis=0)
-    probe[:, :, column] = codes[:, None]
-    flat = probe.reshape(-1, x.shape[1])
-    per_tree = np.stack([tree.predict(flat) for tree in forest.estimators_])
-    return per_tree.reshape(len(forest.estimators_), len(codes), x.shape[0]).mean(axis=2)
-
-
 def _message_figure(title: str) -> go.Figure:
     figure = go.Figure()
     figure.update_layout(title=title)
@@ -286,7 +273,7 @@ def plot_hyperparameter_effects(study: optuna.Study, space: BudgetSpace, seed: i
     )
     for j, name in enumerate(names):
         candidates = list(space.values[name])
-        curves = _partial_dependence(forest, x, j, encode_values(records, name, candidates))
+        curves = partial_dependence(forest, x, j, encode_values(records, name, candidates))
         mean, std = curves.mean(axis=0), curves.std(axis=0)
         labels = [str(value) for value in candidates]
         cell = {"row": j // n_cols + 1, "col": j % n_cols + 1}
