@@ -218,7 +218,9 @@ def decide_round(
     return decisions
 
 
-def predicted_best(param: str, used: Sequence[FrozenTrial], direction: StudyDirection, seed: int) -> Any:
+def predicted_best(
+    param: str, used: Sequence[FrozenTrial], direction: StudyDirection, seed: int
+) -> Any:
     """The value of ``param`` that a random forest fitted on ``used`` predicts best on average.
 
     The best trial's value is one noisy draw: with ten trials and several free parameters, it is
@@ -243,8 +245,8 @@ def predicted_best(param: str, used: Sequence[FrozenTrial], direction: StudyDire
     x, y = design_matrix(trials, names), target_values(trials)
     try:
         forest = ForestImportanceEvaluator(seed=seed).fit(x, y)
-    except Exception as e:  # noqa: BLE001 -- the round must still be decided, alike in every worker.
-        _logger.warning(f"Random forest fit failed ({e!r}); {param!r} takes the best trial's value.")
+    except Exception as e:  # noqa: BLE001 -- the round must be decided, alike in every worker.
+        _logger.warning(f"Forest fit failed ({e!r}); {param!r} takes the best trial's value.")
         return _best([t for t in trials if param in t.params], direction).params[param]
     rows = x[[i for i, t in enumerate(trials) if param in t.params]]
     codes = encode_values(trials, param, candidates)

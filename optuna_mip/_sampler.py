@@ -99,10 +99,10 @@ class MIPSampler(BaseSampler):
         the same whether it is the 50th or the 5000th (the forest is fitted once per round).
 
         The first worker to touch a study stores ``samples_per_round``,
-        ``importance_threshold``, ``fix_at``, the forest seed and the evaluator's class name in it; a worker
-        configured differently warns and follows the stored numbers. ``cost``, ``temperature``
-        and the evaluator itself cannot be stored (a cost may be a function) and must be the
-        same in every worker.
+        ``importance_threshold``, ``fix_at``, the forest seed and the evaluator's class name in
+        it; a worker configured differently warns and follows the stored numbers. ``cost``,
+        ``temperature`` and the evaluator itself cannot be stored (a cost may be a function)
+        and must be the same in every worker.
 
     Stalled rounds:
         A round is only decided once every trial numbered below its last evidence trial has

@@ -87,7 +87,9 @@ def encode_values(trials: Sequence[FrozenTrial], name: str, values: Sequence[Any
     # A one-choice categorical holds any value, whatever ranges the trials' distributions had;
     # it is encoded like the trials' values (numbers by value, other choices by their codes).
     probes = [
-        create_trial(params={name: v}, distributions={name: CategoricalDistribution([v])}, value=0.0)
+        create_trial(
+            params={name: v}, distributions={name: CategoricalDistribution([v])}, value=0.0
+        )
         for v in values
     ]
     return _encode_column([*trials, *probes], name)[len(trials) :]
