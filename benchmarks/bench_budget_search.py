@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script without installing the project
 
 import optuna  # noqa: E402
+from optuna.distributions import CategoricalDistribution  # noqa: E402
 
 from nas import RecordedObjective, read_recorded_budgets, spend_curve  # noqa: E402
 from optuna_mip import MIPSampler, PruningDecision, StopWhenAllFixed, pruning_history, required_trials  # noqa: E402
@@ -201,13 +202,23 @@ class Reachability:
     """
 
     def __init__(self, objective: RecordedObjective) -> None:
-        values = objective.space.values
+        self.values = values = objective.space.values
         grid = list(itertools.product(*values.values()))
         self.columns = {
             name: np.asarray([point[j] for point in grid], dtype=object) for j, name in enumerate(values)
         }
         budgets = (objective.space.budget_of(dict(zip(values, point))) for point in grid)
         self.answers = np.asarray([objective.nearest(budget).setting for budget in budgets])
+
+    def chance(self, sampler: MIPSampler, setting: str) -> float:
+        """Probability that one draw of ``sampler`` before any pruning is answered by ``setting``."""
+
+        weights = np.ones(len(self.answers))
+        for name, values in self.values.items():
+            probabilities = sampler.sampling_probabilities(name, CategoricalDistribution(list(values)))
+            probabilities = probabilities or {value: 1 / len(values) for value in values}
+            weights *= np.asarray([probabilities[value] for value in self.columns[name]], dtype=float)
+        return float(weights[self.answers == setting].sum())
 
     def ruled_out_by(self, decisions: list[PruningDecision], setting: str) -> PruningDecision | None:
         """The first decision after which ``setting`` answers no remaining point, if any."""
@@ -252,12 +263,13 @@ def recorded_benchmark(reference: Path, seeds: range, methods: list[str]) -> Non
         medians[method] = float(np.median(spends))
         reached = sum(math.isfinite(s) for s in spends)
         print(f"{method:<20}{f'{reached}/{len(seeds)}':>10}{medians[method]:24.0f}")
-    reachability = None  # built on the first miss: it answers all 81,920 points of the space
+    reachability = Reachability(objective)
     for method in [m for m in methods if m.startswith("MIP")]:
         print(f"{method} median spend to reach / TPE's: {medians[method] / medians['TPE']:.2f}")
+        sampler = METHODS[method].factory(problem.cost, 0)
+        print(f"  an unpruned draw lands on {target} with probability {reachability.chance(sampler, target):.3f}")
         misses = [r for r in runs[method] if not math.isfinite(r.spend_to_visit(target))]
         if misses:
-            reachability = reachability or Reachability(objective)
             print(f"  {explain_misses(misses, target, reachability)}")
     print()
     equal_spend_table(runs, "Random", "GPU-h", scale=N_ARCHITECTURES)
