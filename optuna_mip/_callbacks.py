@@ -29,9 +29,10 @@ USER_ROUND_KEY_PREFIX = "mip:round:"
 
 
 def required_trials(n_params: int, samples_per_round: int = 10) -> int:
-    """Complete trials MIP needs to fix ``n_params`` parameters: one round of ``K`` each.
+    """Finished trials MIP needs to fix ``n_params`` parameters: one round of ``K`` each.
 
-    Failed and pruned trials do not count, so budget some more if the objective can fail.
+    Complete trials count, and pruned ones that reported a value; failed trials do not, so
+    budget some more if the objective can fail.
     """
 
     if n_params < 0 or samples_per_round < 1:
@@ -140,7 +141,7 @@ def decisions_markdown(
             else "its value in the best trial."
         ),
         "",
-        "| round | parameter | fixed at | reason | importance | complete trials "
+        "| round | parameter | fixed at | reason | importance | finished trials "
         "| importances of the free parameters |",
         "|---|---|---|---|---|---|---|",
     ]

@@ -57,7 +57,9 @@ class PruningDecision:
             Importance (renormalised over the free parameters) of every parameter that was free
             when the decision was made, the pruned one included; empty for ``"unused"``.
         n_complete_trials:
-            How many COMPLETE trials (the first ones by trial number) the forest was fitted on.
+            How many trials (the first finished ones by trial number: COMPLETE, or PRUNED after a
+            report, see :mod:`optuna_mip._rounds`) the forest was fitted on. The name predates
+            pruned trials counting; it is kept so that stored decisions still load.
         last_trial_number:
             Number of the last of those trials.
         best_trial_number:
@@ -84,7 +86,7 @@ class PruningDecision:
         return (
             f"round {self.round}: fixed {self.param!r} = {self.value!r} ({self.reason}; "
             f"importance {self.importances[self.param]:.3f} among {len(self.importances)} free, "
-            f"on {self.n_complete_trials} complete trials)"
+            f"on {self.n_complete_trials} finished trials)"
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The decisions of one MIP round, as a pure function of the study's history.
 
-Round ``s`` is decided on the first ``m_s`` COMPLETE trials ordered by trial number, where
+Round ``s`` is decided on the first ``m_s`` *evidence* trials ordered by trial number, where
 ``m_s = max(s * K, m_{s-1} + K)`` (``s * K`` unless an earlier round had to wait, see below).
+Evidence is every COMPLETE trial and every PRUNED trial that reported an intermediate value.
 Nothing else enters the decision: not the order in which trials finished, not which worker
 looks, not the wall clock. The importance evaluator is seeded. So every process that computes
 round ``s`` gets the same answer, and recording it is idempotent.
@@ -12,7 +13,16 @@ and would then belong to the first ``m_s``. Until then the round stays open and 
 being sampled with the earlier rounds' fixed values. (A worker that died without failing its
 trial therefore holds the next round back until the trial is failed, e.g. by Optuna's heartbeat
 ``fail_stale_trials``; the sampler warns when that takes longer than a round's worth of
-trials.) FAIL and PRUNED trials are skipped: they are not evidence.
+trials.) FAIL trials, and PRUNED trials that reported nothing, are skipped.
+
+Pruned trials count, as in :class:`~optuna.samplers.TPESampler`: with a pruner, most trials of
+an expensive search end pruned, and a sampler that waited for complete ones would stop learning
+exactly when pruning saves the most. A pruned trial enters the importance forest with its last
+reported intermediate value (the best estimate of its objective there is; pruners compare the
+same values), and it was pruned *because* that value was poor, which is the evidence a
+parameter's importance is made of. It is never preferred as "the best trial": complete trials
+rank first, pruned ones after them by the last step they reached (later is better), then by
+value. Every input is stored in the trials, so workers still agree.
 
 If the first ``m_s`` complete trials contain no free parameter (every parameter seen so far is
 fixed; only possible when a dynamic search space grows later), the round waits for the first
@@ -30,6 +40,7 @@ from collections.abc import Sequence
 import contextlib
 import dataclasses
 import logging
+import math
 import threading
 from typing import Any
 from typing import get_args
@@ -42,6 +53,7 @@ from optuna.importance import BaseImportanceEvaluator
 from optuna.samplers import RandomSampler
 from optuna.storages import InMemoryStorage
 from optuna.study import StudyDirection
+from optuna.trial import create_trial
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
@@ -56,6 +68,9 @@ from optuna_mip.importance import target_values
 
 
 FixAt = Literal["best_trial", "predicted"]
+
+# The trial system attribute Optuna's samplers and Study.best_trial read constraint values from.
+CONSTRAINTS_KEY = "constraints"
 
 # A parameter a trial does not have (conditional search spaces).
 _ABSENT = object()
@@ -131,7 +146,17 @@ class EvidenceScan:
 
 
 def is_evidence(trial: FrozenTrial) -> bool:
-    return trial.state == TrialState.COMPLETE and trial.values is not None
+    if trial.state == TrialState.COMPLETE:
+        return trial.values is not None
+    return trial.state == TrialState.PRUNED and bool(trial.intermediate_values)
+
+
+def evidence_value(trial: FrozenTrial) -> float:
+    """The objective value of a complete trial, the last reported value of a pruned one."""
+
+    if trial.state == TrialState.PRUNED:
+        return trial.intermediate_values[max(trial.intermediate_values)]
+    return trial.value  # type: ignore[return-value]
 
 
 def evidence(
@@ -242,7 +267,7 @@ def predicted_best(
     if len(candidates) == 1:
         return candidates[0]
     names = sorted({name for t in trials for name in t.params})
-    x, y = design_matrix(trials, names), target_values(trials)
+    x, y = design_matrix(trials, names), target_values(trials, evidence_value)
     try:
         forest = ForestImportanceEvaluator(seed=seed).fit(x, y)
     except Exception as e:  # noqa: BLE001 -- the round must be decided, alike in every worker.
@@ -261,13 +286,19 @@ def _evaluate(
     # Importance evaluators read a study; give them one holding exactly the evidence. All
     # parameters are assessed: those fixed in earlier rounds varied in the earlier trials and
     # explain part of the objective.
+    # Pruned trials enter as complete ones with their last reported value.
     storage = InMemoryStorage()
     with _quiet_study_creation():
         study_id = storage.create_new_study([direction])
     view = optuna.load_study(
         study_name=storage.get_study_name_from_id(study_id), storage=storage, sampler=RandomSampler(0)
     )
-    view.add_trials(used)
+    view.add_trials(
+        [
+            create_trial(value=evidence_value(t), params=t.params, distributions=t.distributions)
+            for t in used
+        ]
+    )
     return evaluator.evaluate(view)
 
 
@@ -323,12 +354,31 @@ def least_important(importances: dict[str, float]) -> str:
 
 
 def _best(trials: Sequence[FrozenTrial], direction: StudyDirection) -> FrozenTrial:
-    # Feasible trials first (constraints <= 0, as Study.best_trial); among equally good ones the
-    # earliest, so that ties depend on nothing but numbers.
+    # Complete trials before pruned ones, feasible ones (constraints <= 0, as Study.best_trial)
+    # first among those; pruned trials by the last step they reached, then by value (as TPE
+    # ranks them); among equally good ones the earliest, so ties depend on nothing but numbers.
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    candidates = complete or list(trials)
+    candidates = [t for t in candidates if _is_feasible(t)] or candidates
     sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
-    feasible = [t for t in trials if _is_feasible(t)]
-    return min(feasible or trials, key=lambda t: (sign * float(t.value), t.number))  # type: ignore[arg-type]
+
+    def rank(trial: FrozenTrial) -> tuple[float, float, int]:
+        last_step = max(trial.intermediate_values) if trial.state == TrialState.PRUNED else 0
+        value = float(evidence_value(trial))
+        return (-last_step, sign * value if value == value else math.inf, trial.number)
+
+    return min(candidates, key=rank)
+
+
+def constraint_values(trial: FrozenTrial) -> list[float]:
+    """The trial's constraint values, as Optuna stores them: a list under ``constraints`` (what
+    ``constraints_func`` writes) and, from Optuna 5, ``constraints:<name>`` keys
+    (``Trial.set_constraint``). Read here because ``FrozenTrial.constraints`` is Optuna 5 only."""
+
+    attrs = trial.system_attrs
+    named = [v for k, v in attrs.items() if k.startswith(CONSTRAINTS_KEY + ":")]
+    return [*attrs.get(CONSTRAINTS_KEY, ()), *named]
 
 
 def _is_feasible(trial: FrozenTrial) -> bool:
-    return all(c <= 0.0 for c in trial.constraints.values())
+    return all(c <= 0.0 for c in constraint_values(trial))

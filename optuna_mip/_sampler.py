@@ -29,6 +29,7 @@ from optuna_mip._history import record_decision
 from optuna_mip._history import TRIAL_FIXED_KEY
 from optuna_mip._history import TRIAL_ROUND_KEY
 from optuna_mip._rounds import complete_trials_needed
+from optuna_mip._rounds import CONSTRAINTS_KEY
 from optuna_mip._rounds import decide_round
 from optuna_mip._rounds import derive_seed
 from optuna_mip._rounds import EvidenceScan
@@ -48,9 +49,6 @@ if TYPE_CHECKING:
 # Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
 _logger = get_logger(f"optuna.{__name__}")
 
-# The key Optuna's samplers and Study.best_trial read constraint values from.
-_CONSTRAINTS_KEY = "constraints"
-
 
 @experimental_class("0.1.0")
 class MIPSampler(BaseSampler):
@@ -58,14 +56,20 @@ class MIPSampler(BaseSampler):
 
     MIP is made for objectives so expensive that only a few dozen trials are affordable, such as
     finding a cheap training budget whose results still rank architectures like full training.
-    It samples cheap settings more often (Eq. 2), and every ``samples_per_round`` complete trials
-    it fits a random forest on all complete trials and *prunes* the least important free
+    It samples cheap settings more often (Eq. 2), and every ``samples_per_round`` finished trials
+    it fits a random forest on all of them and *prunes* the least important free
     parameter (Eq. 3-9): fixes it at its cheapest value if its importance is below
     ``importance_threshold``, else at its value in the best trial (or, with
     ``fix_at="predicted"``, at the value the forest predicts best). When every parameter is
     fixed, the search is over; the best budget is :attr:`optuna.study.Study.best_trial`. With
-    ``n`` parameters that takes ``n * samples_per_round`` complete trials (see
+    ``n`` parameters that takes ``n * samples_per_round`` finished trials (see
     :func:`~optuna_mip.required_trials` and :class:`~optuna_mip.StopWhenAllFixed`).
+
+    "Finished" means COMPLETE, or PRUNED after at least one ``trial.report``: as
+    :class:`~optuna.samplers.TPESampler` does, MIP learns from pruned trials, so that rounds go on
+    when a pruner stops most trials early. A pruned trial enters the forest with its last reported
+    value, and is "the best trial" only when no complete trial is available (then the one that got
+    furthest wins). Report values on the objective's scale for this to mean something.
 
     This sampler is based on *independent sampling*: Eq. 2 draws each parameter from its own
     distribution (the joint is the product), so a relative search space would add nothing, and
@@ -87,7 +91,7 @@ class MIPSampler(BaseSampler):
 
     State:
         Decisions are not kept on the sampler. Round ``s`` is a pure function of the first
-        ``s * samples_per_round`` complete trials (by trial number) and a forest seed derived
+        ``s * samples_per_round`` finished trials (by trial number) and a forest seed derived
         from ``seed``; it is written to the study's system attributes only if absent and read
         back from there. A study resumed in another process, or optimised by several processes
         sharing one RDB storage, therefore makes each decision once and the same way. See
@@ -109,7 +113,7 @@ class MIPSampler(BaseSampler):
         finished (otherwise workers could disagree on the evidence). A trial left RUNNING
         forever, by a worker killed without a heartbeat or a ``study.ask()`` never told, holds
         back every later round: trials keep being sampled with the values fixed so far. When
-        a round has waited for more than ``samples_per_round`` complete trials beyond what it
+        a round has waited for more than ``samples_per_round`` finished trials beyond what it
         needs, the sampler logs a warning naming the trial, once. Fix it by telling the trial
         (``study.tell(number, state=TrialState.FAIL)``), or by running workers on an
         :class:`~optuna.storages.RDBStorage` with ``heartbeat_interval`` so that
@@ -170,7 +174,8 @@ class MIPSampler(BaseSampler):
             expensive value of a parameter is ``exp(1 / T)`` times less likely than the
             cheapest. Lower is greedier.
         samples_per_round:
-            ``K``, complete trials per round (the paper uses 10).
+            ``K``, finished (complete, or pruned after a report) trials per round (the paper
+            uses 10).
         importance_threshold:
             A pruned parameter whose importance (share among the free parameters) is below this
             is fixed at its cheapest value, otherwise at the best trial's value.
@@ -337,7 +342,7 @@ class MIPSampler(BaseSampler):
     ) -> None:
         if self._constraints_func is not None and state in (TrialState.COMPLETE, TrialState.PRUNED):
             constraints = [float(c) for c in self._constraints_func(trial)]
-            study._storage.set_trial_system_attr(trial._trial_id, _CONSTRAINTS_KEY, constraints)
+            study._storage.set_trial_system_attr(trial._trial_id, CONSTRAINTS_KEY, constraints)
             trial = study._storage.get_trial(trial._trial_id)
         # The storage still has the trial as RUNNING; decide with its final state and values.
         self._settle_guarded(study, finished_copy(trial, state, values), latest=trial.number)
@@ -410,13 +415,15 @@ class MIPSampler(BaseSampler):
         # Cheap bound first: at most ``latest - blocker`` trials completed after the blocker.
         if key in self._reported_stalls or scan.n_complete + latest - blocker < patience:
             return
-        n_complete = study._storage.get_n_trials(study._study_id, state=TrialState.COMPLETE)
-        n_complete += finishing is not None and finishing.state == TrialState.COMPLETE
+        n_complete = sum(
+            study._storage.get_n_trials(study._study_id, state=state) for state in _FINISHED
+        )
+        n_complete += finishing is not None and finishing.state in _FINISHED
         if n_complete < patience:
             return
         self._reported_stalls.add(key)
         _logger.warning(
-            f"MIP round {len(decisions) + 1} needs {scan.needed} complete trials and has "
+            f"MIP round {len(decisions) + 1} needs {scan.needed} finished trials and has "
             f"{n_complete}, but trial {blocker} is still RUNNING or WAITING, and no round is "
             "decided while a trial numbered below its evidence may still complete. If that "
             "trial's worker died or the trial was asked and never told, fail it: "
@@ -440,6 +447,10 @@ class MIPSampler(BaseSampler):
                 stacklevel=3,
             )
         return RoundSettings(**stored)
+
+
+# A bound for stall reports; a pruned trial without reports is no evidence, but rarely exists.
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def _is_multi_objective(study: Study) -> bool:

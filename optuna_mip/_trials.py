@@ -73,7 +73,8 @@ def advance(scan: EvidenceScan, study: Study, finishing: FrozenTrial | None = No
 def load_evidence(
     study: Study, scan: EvidenceScan, finishing: FrozenTrial | None = None
 ) -> list[FrozenTrial]:
-    """The complete trials a ready ``scan`` went through, by number."""
+    """The evidence trials (see :func:`~optuna_mip._rounds.is_evidence`) a ready ``scan`` went
+    through, by number."""
 
     trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
     by_number = {t.number: t for t in trials if t.number < scan.next_number}
