@@ -9,8 +9,8 @@ Source of truth (study *system* attributes, JSON values, one key per round)::
 The sampler writes nothing else into the study. Mirrors for people (user attributes and an
 optuna-dashboard note) are written by :class:`~optuna_mip.PublishDecisions`, if the user asks.
 
-Per trial (trial system attributes): ``mip:round`` (how many decisions existed when the trial
-was sampled) and ``mip:fixed`` (the values fixed at that point).
+Per trial (trial system attribute): ``mip:fixed``, the values fixed when the trial was sampled
+(one write per trial; the decisions in force are the first ``len(mip:fixed)``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 CONFIG_KEY = "mip:config"
 ROUND_KEY_PREFIX = "mip:round:"
-TRIAL_ROUND_KEY = "mip:round"
 TRIAL_FIXED_KEY = "mip:fixed"
 
 Reason = Literal["cheapest", "best", "predicted", "unused"]

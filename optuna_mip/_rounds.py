@@ -39,17 +39,18 @@ from collections.abc import Iterator
 from collections.abc import Sequence
 import contextlib
 import dataclasses
+import json
 import logging
 import math
 import threading
 from typing import Any
 from typing import get_args
 from typing import Literal
+from typing import TYPE_CHECKING
 import zlib
 
 import numpy as np
 import optuna
-from optuna.importance import BaseImportanceEvaluator
 from optuna.samplers import RandomSampler
 from optuna.storages import InMemoryStorage
 from optuna.study import StudyDirection
@@ -59,12 +60,15 @@ from optuna.trial import TrialState
 
 from optuna_mip._cost import CostModel
 from optuna_mip._history import PruningDecision
+from optuna_mip._encoding import design_matrix
+from optuna_mip._encoding import encode_values
+from optuna_mip._encoding import partial_dependence
+from optuna_mip._encoding import target_values
 from optuna_mip._space import same_value
-from optuna_mip.importance import design_matrix
-from optuna_mip.importance import encode_values
-from optuna_mip.importance import ForestImportanceEvaluator
-from optuna_mip.importance import partial_dependence
-from optuna_mip.importance import target_values
+
+
+if TYPE_CHECKING:
+    from optuna.importance import BaseImportanceEvaluator
 
 
 FixAt = Literal["best_trial", "predicted"]
@@ -88,6 +92,11 @@ class RoundSettings:
     forest_seed: int
     importance_evaluator: str = "ForestImportanceEvaluator"
     fix_at: FixAt = "best_trial"
+    # Fingerprints only (a cost may be a function, an evaluator any object): stored so that a
+    # worker configured otherwise is told, but each worker samples with its own.
+    temperature: float | None = None
+    cost: str | None = None
+    evaluator_settings: str | None = None
 
     def __post_init__(self) -> None:
         if self.fix_at not in get_args(FixAt):
@@ -102,6 +111,16 @@ def derive_seed(*parts: int | str) -> int:
 
     entropy = [zlib.crc32(p.encode()) if isinstance(p, str) else int(p) % 2**64 for p in parts]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def evaluator_fingerprint(evaluator: BaseImportanceEvaluator | None) -> str:
+    """The evaluator's class and attributes as text (its seed and sizes decide importances)."""
+
+    if evaluator is None:
+        return ""
+    return json.dumps(
+        [type(evaluator).__qualname__, vars(evaluator)], sort_keys=True, default=repr
+    )
 
 
 def complete_trials_needed(previous: Sequence[PruningDecision], samples_per_round: int) -> int:
@@ -213,7 +232,7 @@ def decide_round(
 
     if previous:
         since = [t for t in used if t.number > previous[-1].last_trial_number]
-        for param in [p for p in free if not any(p in t.params for t in since)]:
+        for param in [p for p in free if _retired(p, used, since, previous)]:
             best = _best([t for t in used if param in t.params], direction)
             decide(param, best.params[param], "unused", {}, best)
             free.remove(param)
@@ -243,6 +262,30 @@ def decide_round(
     return decisions
 
 
+def _retired(
+    param: str,
+    used: Sequence[FrozenTrial],
+    since: Sequence[FrozenTrial],
+    previous: Sequence[PruningDecision],
+) -> bool:
+    """Whether ``param`` is unused because of an earlier decision, not by chance.
+
+    No trial since the previous decision used it, *and* a fixed parameter that every trial
+    using ``param`` has (a parent) was fixed at a value none of them had: the branch it belongs
+    to is closed. A child whose parent is still free (or fixed to the child's branch) may just
+    not have come up.
+    """
+
+    if any(param in t.params for t in since):
+        return False
+    having = [t for t in used if param in t.params]
+    return any(
+        all(d.param in t.params for t in having)
+        and not any(same_value(t.params[d.param], d.value) for t in having)
+        for d in previous
+    )
+
+
 def predicted_best(
     param: str, used: Sequence[FrozenTrial], direction: StudyDirection, seed: int
 ) -> Any:
@@ -266,6 +309,8 @@ def predicted_best(
             candidates.append(value)
     if len(candidates) == 1:
         return candidates[0]
+    from optuna_mip.importance import ForestImportanceEvaluator
+
     names = sorted({name for t in trials for name in t.params})
     x, y = design_matrix(trials, names), target_values(trials, evidence_value)
     try:
@@ -299,31 +344,35 @@ def _evaluate(
             for t in used
         ]
     )
+    from optuna_mip.importance import NullCorrectedImportanceEvaluator
+
+    if isinstance(evaluator, NullCorrectedImportanceEvaluator):
+        # Signed: which parameter is furthest below chance matters when several are.
+        return {name: null.corrected for name, null in evaluator.null_importances(view).items()}
     return evaluator.evaluate(view)
 
 
-class _DropStudyCreatedInThisThread(logging.Filter):
+class _DropInThisThread(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
-        self.quiet = threading.local()
+        self._thread = threading.get_ident()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(self.quiet, "on", False)
-
-
-_STUDY_CREATED_FILTER = _DropStudyCreatedInThisThread()
-logging.getLogger(InMemoryStorage.__module__).addFilter(_STUDY_CREATED_FILTER)
+        return record.thread != self._thread
 
 
 @contextlib.contextmanager
 def _quiet_study_creation() -> Iterator[None]:
     # The evidence study is an implementation detail; its "A new study created in memory" line
-    # at INFO would look like the user's study was recreated every round.
-    _STUDY_CREATED_FILTER.quiet.on = True
+    # at INFO would look like the user's study was recreated every round. The filter lives only
+    # for this call and drops only this thread's records.
+    logger = logging.getLogger(InMemoryStorage.__module__)
+    quiet = _DropInThisThread()
+    logger.addFilter(quiet)
     try:
         yield
     finally:
-        _STUDY_CREATED_FILTER.quiet.on = False
+        logger.removeFilter(quiet)
 
 
 def free_importances(importances: dict[str, float], free: Sequence[str]) -> dict[str, float]:

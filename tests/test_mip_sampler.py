@@ -14,8 +14,6 @@ from optuna.distributions import IntDistribution
 from optuna.study import StudyDirection
 from optuna.trial import Trial
 from optuna.trial import TrialState
-import optuna_dashboard
-import plotly.graph_objects as go
 import pytest
 
 from _mip_helpers import assert_decisions_are_pure
@@ -87,7 +85,7 @@ def test_trials_use_the_values_fixed_when_they_were_sampled() -> None:
     study = run_mip(four_params, cost=COST, seed=4, samples_per_round=5)
     history = optuna_mip.pruning_history(study)
     for trial in study.trials:
-        round_ = trial.system_attrs["mip:round"]
+        round_ = len(trial.system_attrs["mip:fixed"])  # One parameter per decision.
         fixed = {d.param: d.value for d in history[:round_]}
         assert trial.system_attrs["mip:fixed"] == fixed
         assert {k: trial.params[k] for k in fixed} == fixed
@@ -335,16 +333,33 @@ def test_conditional_parameters_are_pruned_too() -> None:
         return trial.suggest_int("depth", 1, 5) / 5
 
     study = run_mip(objective, seed=0, samples_per_round=4)
-    assert {d.param for d in optuna_mip.pruning_history(study)} <= {"kind", "alpha", "depth"}
+    assert {d.param for d in optuna_mip.pruning_history(study)} == {"kind", "alpha", "depth"}
     assert "kind" in MIPSampler.fixed_params(study)
 
 
-def test_stop_when_all_fixed_with_extra_trials() -> None:
+def test_the_sampler_stops_the_study_once_every_parameter_is_fixed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
-    study.optimize(four_params, n_trials=100, callbacks=[optuna_mip.StopWhenAllFixed(2)])
-    assert len(study.trials) == 42
-    fixed = MIPSampler.fixed_params(study)
-    assert [t.params for t in study.trials[-2:]] == [fixed, fixed]
+    study.optimize(four_params, n_trials=100)
+    assert len(optuna_mip.pruning_history(study)) == 4
+    assert len(study.trials) == 40
+
+    # Ask-and-tell has no loop to stop: the sampler says so once.
+    study = optuna.create_study(
+        direction="maximize", sampler=MIPSampler(cost=COST, seed=0, samples_per_round=2)
+    )
+    optuna.logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING", logger="optuna"):
+            for _ in range(12):
+                trial = study.ask()
+                study.tell(trial, four_params(trial))
+    finally:
+        optuna.logging.disable_propagation()
+    assert len(optuna_mip.pruning_history(study)) == 4
+    said = {r.getMessage() for r in caplog.records if "fixed all 4 parameters" in r.getMessage()}
+    assert len(said) == 1
 
 
 def test_required_trials() -> None:
@@ -372,6 +387,15 @@ def test_decisions_are_published_only_on_request() -> None:
         line = study.user_attrs[f"mip:round:{d.round:02d}"]
         assert line.startswith(f"round {d.round}: fixed {d.param!r} = {d.value!r} ({d.reason};")
 
+
+
+def test_dashboard_note_and_importance_plot() -> None:
+    # Optional extras of the sampler: skipped where only its own dependencies are installed.
+    optuna_dashboard = pytest.importorskip("optuna_dashboard")
+    go = pytest.importorskip("plotly.graph_objects")
+    study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
+    study.optimize(four_params, n_trials=100, callbacks=[optuna_mip.PublishDecisions()])
+    history = optuna_mip.pruning_history(study)
     note = optuna_dashboard.get_note(study)
     assert "Minimum Importance Pruning" in note and "`ForestImportanceEvaluator`" in note
     for d in history:
@@ -384,18 +408,13 @@ def test_decisions_are_published_only_on_request() -> None:
     assert list(depth.x) == [1, 2, 3, 4]
     assert list(depth.y) == [d.importances["depth"] for d in history]
 
-
-def test_plot_before_any_decision() -> None:
-    figure = optuna_mip.plot_importance_history(optuna.create_study())
-    assert len(figure.data) == 0
+    assert len(optuna_mip.plot_importance_history(optuna.create_study()).data) == 0
 
 
-def test_multi_objective_samples_by_cost_without_pruning() -> None:
+def test_multi_objective_studies_are_refused() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=MIPSampler(cost=COST))
-    with pytest.warns(UserWarning, match="multi-objective"):
-        study.optimize(lambda t: (four_params(t), 0.0), n_trials=25)
-    assert optuna_mip.pruning_history(study) == []
-    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    with pytest.raises(ValueError, match="multi-objective"):
+        study.optimize(lambda t: (four_params(t), 0.0), n_trials=2)
 
 
 def test_minimize_prunes_towards_the_lowest_objective() -> None:
