@@ -381,14 +381,17 @@ def free_importances(importances: dict[str, float], free: Sequence[str]) -> dict
     Eq. 8-9 compare the parameters still in the search space, so their shares are renormalised
     and the 0.1 threshold keeps its meaning as the search space shrinks. A parameter the
     evaluator did not assess (Optuna's evaluators skip parameters missing from some trials)
-    counts as unimportant. A degenerate result (nothing important, e.g. a constant objective)
-    gives every free parameter the same importance.
+    counts as unimportant. A degenerate result (nothing important: a constant objective, or
+    pure noise under :class:`~optuna_mip.importance.NullCorrectedImportanceEvaluator`) gives
+    every free parameter importance 0, so the pruned one goes to its cheapest value: without
+    evidence, cost is the only reason left to prefer a value. This is also how the last free
+    parameter, whose share would otherwise always be 1, can go to its cheapest value.
     """
 
     shares = np.asarray([max(float(importances.get(name, 0.0)), 0.0) for name in free])
     total = float(shares.sum())
     if not np.isfinite(total) or total <= 0.0:
-        return {name: 1.0 / len(free) for name in free}
+        return {name: 0.0 for name in free}
     return {name: float(share / total) for name, share in zip(free, shares)}
 
 

@@ -102,6 +102,13 @@ class MIPSampler(BaseSampler):
         Once a round is decided, the sampler keeps its place in the trials, so a trial costs
         the same whether it is the 50th or the 5000th (the forest is fitted once per round).
 
+        Rounds count *all* of the study's trials, deliberately: trials added with
+        :meth:`~optuna.study.Study.add_trial` or sampled by another sampler are evidence like
+        MIP's own (that is what a warm start is for). A study that already holds
+        ``n * samples_per_round`` finished trials therefore has every round decided at MIP's
+        first trial, one after another on the first ``s * samples_per_round`` trials, and
+        stops after it; to search again, start a new study and enqueue or add fewer trials.
+
         The first worker to touch a study stores ``samples_per_round``,
         ``importance_threshold``, ``fix_at``, the forest seed and the evaluator's class name in
         it; a worker configured differently warns and follows the stored numbers. ``cost``,

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 
@@ -114,3 +115,33 @@ def test_predicted_value_escapes_the_noise_of_the_best_trial() -> None:
     # The forest's partial dependence averages the noise (sd 1, as large as the effect) over
     # the trials instead of trusting the luckiest one. Measured: 20 of 20 (best trial: 18).
     assert fixed_useful_values(fix_at="predicted").count(0) >= 19
+
+
+@pytest.mark.parametrize(
+    "evaluator",
+    [ForestImportanceEvaluator(seed=0), NullCorrectedImportanceEvaluator(n_shuffles=5, n_trees=16, seed=0)],
+    ids=["mdi", "null-corrected"],
+)
+def test_evaluators_keep_optunas_importance_contract(evaluator: Any) -> None:
+    study = trap_study(0)
+    raw = evaluator.evaluate(study)
+    assert list(raw.values()) == sorted(raw.values(), reverse=True)
+    assert all(v >= 0.0 for v in raw.values())
+    importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    assert set(importances) == set(SPACE)
+    assert all(0.0 <= v <= 1.0 for v in importances.values())
+    assert sum(importances.values()) == pytest.approx(1.0)
+    assert evaluator.evaluate(study, params=["useful"]).keys() == {"useful"}
+    with pytest.raises(ValueError, match="no_such_param"):
+        evaluator.evaluate(study, params=["no_such_param"])
+
+    two = optuna.create_study(directions=["minimize", "minimize"])
+    two.add_trials(
+        [
+            optuna.trial.create_trial(params={"x": x}, distributions={"x": SPACE["useful"]}, values=[x, -x])
+            for x in SPACE["useful"].choices
+        ]
+    )
+    with pytest.raises(ValueError, match="target"):
+        evaluator.evaluate(two)
+    assert set(evaluator.evaluate(two, target=lambda t: t.values[0])) == {"x"}

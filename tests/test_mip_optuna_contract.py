@@ -12,6 +12,8 @@ The cases below the Optuna ones cover what the shipped cases do not: seeded repr
 from __future__ import annotations
 
 from collections.abc import Callable
+import copy
+import pickle
 from typing import Any
 
 import optuna
@@ -119,3 +121,19 @@ class TestMIPExtras(_MIPFixture):
         study.optimize(objective, n_trials=12)
         assert all(t.state == TrialState.COMPLETE for t in study.trials)
         assert {name for t in study.trials for name in t.params} == {"use_x", "x", "y"}
+
+
+@pytest.mark.parametrize("copy_sampler", [lambda s: pickle.loads(pickle.dumps(s)), copy.deepcopy])
+def test_a_copied_sampler_samples_as_the_original(copy_sampler: Callable[[Any], Any]) -> None:
+    original = MIPSampler(cost=some_cost, samples_per_round=4, seed=3)
+    warm = optuna.create_study(sampler=original)
+    warm.optimize(mixed, n_trials=6)  # Caches filled: they must not travel.
+
+    def run(sampler: MIPSampler) -> list[dict[str, Any]]:
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(mixed, n_trials=16)
+        return [t.params for t in study.trials]
+
+    copied = copy_sampler(original)
+    assert run(copied) == run(original)
+    assert optuna_mip.pruning_history(warm) != []

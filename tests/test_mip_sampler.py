@@ -19,7 +19,10 @@ import pytest
 from _mip_helpers import assert_decisions_are_pure
 import optuna_mip
 from optuna_mip import MIPSampler
+from optuna_mip._cost import CostModel
 from optuna_mip._rounds import _best
+from optuna_mip._rounds import decide_round
+from optuna_mip._rounds import RoundSettings
 from optuna_mip._rounds import free_importances
 from optuna_mip._rounds import predicted_best
 from optuna_mip.importance import ForestImportanceEvaluator
@@ -222,9 +225,16 @@ def test_constant_objective_breaks_ties_by_name() -> None:
     study = run_mip(objective, seed=0, samples_per_round=3)
     history = optuna_mip.pruning_history(study)
     assert [d.param for d in history] == ["a", "b", "c", "d"]
-    assert history[0].importances == {name: 0.25 for name in "abcd"}
-    # No cost: nothing is cheaper than anything else, so the best (first) trial's value is used.
+    assert history[0].importances == {name: 0.0 for name in "abcd"}
+    # No cost: nothing is cheaper than anything else, and every trial ties, so the earliest
+    # trial's value is used.
     assert all(d.reason == "best" and d.best_trial_number == 0 for d in history)
+
+    # With costs, a degenerate round sends every parameter, the last one too, to its cheapest.
+    cost = {name: {0: 3.0, 1: 1.0, 2: 2.0} for name in "abcd"}
+    study = run_mip(objective, seed=0, samples_per_round=3, cost=cost)
+    history = optuna_mip.pruning_history(study)
+    assert [(d.reason, d.value) for d in history] == [("cheapest", 1)] * 4
 
 
 def test_infinite_and_single_valued_objectives_do_not_break_the_study() -> None:
@@ -252,10 +262,11 @@ def test_forest_on_degenerate_data() -> None:
 
     assert importances([]) == {}
     assert importances([(1.0, 1.0, 1.0)]) == {"a": 0.0, "b": 0.0}
-    assert free_importances({"a": 0.0, "b": 0.0}, ["a", "b"]) == {"a": 0.5, "b": 0.5}
+    assert free_importances({"a": 0.0, "b": 0.0}, ["a", "b"]) == {"a": 0.0, "b": 0.0}
     # Column "a" never varies.
     assert importances([(0.0, 1.0, 1.0), (0.0, 2.0, 2.0), (0.0, 3.0, 3.0)]) == {"a": 0.0, "b": 1.0}
-    assert free_importances({}, ["c"]) == {"c": 1.0}
+    assert free_importances({}, ["c"]) == {"c": 0.0}
+    assert free_importances({"c": 0.2, "d": -0.1}, ["c", "d"]) == {"c": 1.0, "d": 0.0}
 
 
 def test_every_distribution_kind() -> None:
@@ -601,3 +612,94 @@ def test_settings_stored_before_fix_at_existed_are_the_same_settings() -> None:
     study.sampler = MIPSampler(cost=COST, seed=0, fix_at="predicted")
     with pytest.warns(UserWarning, match="differ from those stored"):
         study.optimize(four_params, n_trials=1)
+
+
+def test_a_child_is_not_retired_while_its_parent_is_free() -> None:
+    # "extra" exists only when kind == "e"; no trial since the previous decision (on "noise")
+    # drew "e", but "kind" is still free, so "extra" may still come up: no retirement.
+    kinds = CategoricalDistribution(list("abcde"))
+    noise = CategoricalDistribution([0, 1])
+    extra = IntDistribution(1, 4)
+
+    def trial(number: int, kind: str) -> optuna.trial.FrozenTrial:
+        params: dict[str, Any] = {"noise": 0, "kind": kind}
+        distributions: dict[str, Any] = {"noise": noise, "kind": kinds}
+        if kind == "e":
+            params["extra"], distributions["extra"] = 2, extra
+        t = optuna.trial.create_trial(params=params, distributions=distributions, value=float(number))
+        t.number = number
+        return t
+
+    used = [trial(n, "e" if n < 2 else "abcd"[n % 4]) for n in range(10)]
+    previous = [
+        optuna_mip.PruningDecision(1, "noise", 0, "cheapest", {}, 5, 4, 0),
+    ]
+    settings = RoundSettings(samples_per_round=5, importance_threshold=0.1, forest_seed=0)
+    decisions = decide_round(
+        used, previous, settings, ForestImportanceEvaluator(seed=0), CostModel(None),
+        StudyDirection.MAXIMIZE,
+    )
+    assert [d.reason for d in decisions] != ["unused"] and all(d.reason != "unused" for d in decisions)
+
+    # Once "kind" is fixed to a branch without "extra", it is retired.
+    previous.append(optuna_mip.PruningDecision(2, "kind", "a", "best", {}, 10, 9, 4))
+    more = used + [trial(n, "a") for n in range(10, 15)]
+    decisions = decide_round(
+        more, previous, settings, ForestImportanceEvaluator(seed=0), CostModel(None),
+        StudyDirection.MAXIMIZE,
+    )
+    assert [(d.param, d.reason) for d in decisions] == [("extra", "unused")]
+
+
+def test_a_worker_with_other_cost_or_temperature_is_told() -> None:
+    study = run_mip(four_params, n_trials=5, cost=COST, seed=0)
+    cheaper = {**COST, "epochs": {5: 1.0, 10: 10.0, 20: 20.0}}
+    for other in (MIPSampler(cost=cheaper, seed=0), MIPSampler(cost=COST, seed=0, temperature=2.0)):
+        study.sampler = other
+        with pytest.warns(UserWarning, match="differ from those stored"):
+            study.optimize(four_params, n_trials=1)
+    study.sampler = MIPSampler(cost=dict(COST), seed=0)  # An equal table is the same cost.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        study.optimize(four_params, n_trials=1)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_nan_constraints_raise_as_in_optunas_samplers() -> None:
+    study = optuna.create_study(sampler=MIPSampler(constraints_func=lambda t: [float("nan")]))
+    with pytest.raises(ValueError, match="NaN"):
+        study.optimize(four_params, n_trials=1)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_constraints_of_pruned_trials_are_stored_and_make_them_infeasible() -> None:
+    # All complete trials have depth 2 (worst). Pruned trials with depth 8 report the highest
+    # value but are infeasible; the feasible pruned ones have depth 16, which must win.
+    def objective(trial: Trial) -> float:
+        value = four_params(trial)
+        if trial.params["depth"] == 2:
+            return value
+        trial.report(value, step=1)
+        raise optuna.TrialPruned()
+
+    def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+        return [1.0 if trial.params["depth"] == 8 else -1.0]
+
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=MIPSampler(cost=COST, seed=0, constraints_func=constraints, samples_per_round=20),
+    )
+    study.optimize(objective, n_trials=20)
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert pruned and all(t.system_attrs["constraints"] for t in pruned)
+    best = _best([t for t in study.trials if t.params["depth"] != 2], StudyDirection.MAXIMIZE)
+    assert best.params["depth"] == 16
+
+
+def test_a_warm_start_decides_the_rounds_its_trials_allow_at_the_first_trial() -> None:
+    donor = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    donor.optimize(four_params, n_trials=25)
+    study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
+    study.add_trials(donor.trials)
+    study.optimize(four_params, n_trials=1)
+    assert [d.n_complete_trials for d in optuna_mip.pruning_history(study)] == [10, 20]
