@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from optuna_mip._callbacks import decisions_markdown
-from optuna_mip._callbacks import publish_decisions
-from optuna_mip._callbacks import PublishDecisions
-from optuna_mip._callbacks import required_trials
-from optuna_mip._callbacks import StopWhenAllFixed
-from optuna_mip._history import pruning_history
-from optuna_mip._history import PruningDecision
-from optuna_mip._sampler import MIPSampler
-from optuna_mip._visualization import plot_importance_history
+from ._callbacks import decisions_markdown
+from ._callbacks import publish_decisions
+from ._callbacks import PublishDecisions
+from ._callbacks import required_trials
+from ._callbacks import StopWhenAllFixed
+from ._history import pruning_history
+from ._history import PruningDecision
+from ._sampler import MIPSampler
+from ._visualization import plot_importance_history
 
 
 def __getattr__(name: str) -> Any:

@@ -9,11 +9,11 @@ from optuna._experimental import experimental_class
 from optuna.logging import get_logger
 from optuna.trial import TrialState
 
-from optuna_mip._history import CONFIG_KEY
-from optuna_mip._history import fixed_from_decisions
-from optuna_mip._history import PruningDecision
-from optuna_mip._history import pruning_history
-from optuna_mip._rounds import is_evidence
+from ._history import CONFIG_KEY
+from ._history import fixed_from_decisions
+from ._history import PruningDecision
+from ._history import pruning_history
+from ._rounds import is_evidence
 
 
 if TYPE_CHECKING:

@@ -29,9 +29,9 @@ import zlib
 import numpy as np
 from optuna.distributions import BaseDistribution
 
-from optuna_mip._space import enumerate_values
-from optuna_mip._space import same_value
-from optuna_mip._warnings import warn
+from ._space import enumerate_values
+from ._space import same_value
+from ._warnings import warn
 
 
 CostFunction = Callable[[str, Any], Union[float, None]]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from optuna.distributions import CategoricalDistribution
 
-from optuna_mip._space import is_number
+from ._space import is_number
 
 
 if TYPE_CHECKING:

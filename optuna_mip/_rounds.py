@@ -58,13 +58,13 @@ from optuna.trial import create_trial
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from optuna_mip._cost import CostModel
-from optuna_mip._history import PruningDecision
-from optuna_mip._encoding import design_matrix
-from optuna_mip._encoding import encode_values
-from optuna_mip._encoding import partial_dependence
-from optuna_mip._encoding import target_values
-from optuna_mip._space import same_value
+from ._cost import CostModel
+from ._history import PruningDecision
+from ._encoding import design_matrix
+from ._encoding import encode_values
+from ._encoding import partial_dependence
+from ._encoding import target_values
+from ._space import same_value
 
 
 if TYPE_CHECKING:
@@ -309,7 +309,7 @@ def predicted_best(
             candidates.append(value)
     if len(candidates) == 1:
         return candidates[0]
-    from optuna_mip.importance import ForestImportanceEvaluator
+    from .importance import ForestImportanceEvaluator
 
     names = sorted({name for t in trials for name in t.params})
     x, y = design_matrix(trials, names), target_values(trials, evidence_value)
@@ -344,7 +344,7 @@ def _evaluate(
             for t in used
         ]
     )
-    from optuna_mip.importance import NullCorrectedImportanceEvaluator
+    from .importance import NullCorrectedImportanceEvaluator
 
     if isinstance(evaluator, NullCorrectedImportanceEvaluator):
         # Signed: which parameter is furthest below chance matters when several are.

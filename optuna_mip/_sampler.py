@@ -16,29 +16,29 @@ from optuna.samplers._base import _process_constraints_after_trial
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from optuna_mip._cost import Cost
-from optuna_mip._cost import CostModel
-from optuna_mip._cost import softmax_probabilities
-from optuna_mip._history import CONFIG_KEY
-from optuna_mip._history import decisions_from_system_attrs
-from optuna_mip._history import fixed_from_decisions
-from optuna_mip._history import PruningDecision
-from optuna_mip._history import pruning_history
-from optuna_mip._history import record_decision
-from optuna_mip._history import TRIAL_FIXED_KEY
-from optuna_mip._rounds import complete_trials_needed
-from optuna_mip._rounds import CONSTRAINTS_KEY
-from optuna_mip._rounds import decide_round
-from optuna_mip._rounds import derive_seed
-from optuna_mip._rounds import evaluator_fingerprint
-from optuna_mip._rounds import EvidenceScan
-from optuna_mip._rounds import FixAt
-from optuna_mip._rounds import RoundSettings
-from optuna_mip._space import fit_into
-from optuna_mip._trials import advance
-from optuna_mip._trials import finished_copy
-from optuna_mip._trials import load_evidence
-from optuna_mip._warnings import warn
+from ._cost import Cost
+from ._cost import CostModel
+from ._cost import softmax_probabilities
+from ._history import CONFIG_KEY
+from ._history import decisions_from_system_attrs
+from ._history import fixed_from_decisions
+from ._history import PruningDecision
+from ._history import pruning_history
+from ._history import record_decision
+from ._history import TRIAL_FIXED_KEY
+from ._rounds import complete_trials_needed
+from ._rounds import CONSTRAINTS_KEY
+from ._rounds import decide_round
+from ._rounds import derive_seed
+from ._rounds import evaluator_fingerprint
+from ._rounds import EvidenceScan
+from ._rounds import FixAt
+from ._rounds import RoundSettings
+from ._space import fit_into
+from ._trials import advance
+from ._trials import finished_copy
+from ._trials import load_evidence
+from ._warnings import warn
 
 
 if TYPE_CHECKING:
@@ -408,7 +408,7 @@ class MIPSampler(BaseSampler):
         :func:`~optuna_mip._history.record_decision` reads the stored decision back.
         """
 
-        from optuna_mip.importance import ForestImportanceEvaluator
+        from .importance import ForestImportanceEvaluator
 
         settings, decisions = self._known_state(study)
         evaluator = self._evaluator or ForestImportanceEvaluator(seed=settings.forest_seed)

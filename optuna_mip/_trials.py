@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from optuna_mip._rounds import EvidenceScan
-from optuna_mip._rounds import is_evidence
+from ._rounds import EvidenceScan
+from ._rounds import is_evidence
 
 
 if TYPE_CHECKING:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from optuna_mip._history import CONFIG_KEY
-from optuna_mip._history import pruning_history
+from ._history import CONFIG_KEY
+from ._history import pruning_history
 
 
 if TYPE_CHECKING:

@@ -28,11 +28,11 @@ from optuna.importance import BaseImportanceEvaluator
 from optuna.logging import get_logger
 from optuna.trial import TrialState
 
-from optuna_mip._encoding import design_matrix
-from optuna_mip._encoding import encode_values
-from optuna_mip._encoding import partial_dependence
-from optuna_mip._encoding import Target
-from optuna_mip._encoding import target_values
+from ._encoding import design_matrix
+from ._encoding import encode_values
+from ._encoding import partial_dependence
+from ._encoding import Target
+from ._encoding import target_values
 
 
 if TYPE_CHECKING:
