@@ -1,4 +1,5 @@
-"""Shared by the MIP tests: re-deriving recorded decisions from the trials alone."""
+"""Shared by the MIP tests: re-deriving recorded decisions from the trials alone, and a mixed
+search space with a cost for every value."""
 
 from __future__ import annotations
 
@@ -31,3 +32,26 @@ def assert_decisions_are_pure(study: optuna.Study, cost: Any = None) -> None:
         )
         assert again == history[s : s + len(again)]
         s += len(again)
+
+
+def some_cost(name: str, value: Any) -> float:
+    """A cost for any value, so that the softmax path runs on every distribution."""
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return abs(float(value))
+    return float(len(str(value)))
+
+
+def mixed(trial: optuna.Trial) -> float:
+    a = trial.suggest_categorical("a", ["x", "yy", "zzz"])
+    b = trial.suggest_int("b", 0, 16, step=4)
+    c = trial.suggest_float("c", 1e-3, 1.0, log=True)
+    return len(a) + b + c
+
+
+SAMPLERS = {
+    "default": lambda: optuna_mip.MIPSampler(),
+    "cost-and-short-rounds": lambda: optuna_mip.MIPSampler(
+        cost=some_cost, samples_per_round=2, seed=0
+    ),
+}

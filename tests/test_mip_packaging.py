@@ -7,7 +7,14 @@ from pathlib import Path
 import re
 import subprocess
 import sys
-import tomllib
+
+import pytest
+
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,8 +38,8 @@ def test_core_dependencies_are_the_sampler_s_only() -> None:
 
 
 def test_importing_the_sampler_loads_no_nas_dependency() -> None:
-    # scipy is not listed: scikit-learn needs it.
-    heavy = ("torch", "torchvision", "nas", "plotly", "optuna_dashboard", "yaml")
+    # scikit-learn (and scipy under it) load when the first round is decided.
+    heavy = ("torch", "torchvision", "nas", "plotly", "optuna_dashboard", "yaml", "sklearn", "scipy")
     code = (
         "import sys, optuna_mip; "
         f"loaded = [m for m in {heavy!r} if m in sys.modules]; "
@@ -43,3 +50,32 @@ def test_importing_the_sampler_loads_no_nas_dependency() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO_ROOT
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_nas_command_without_the_nas_extra_names_it_in_one_line() -> None:
+    # torch made unimportable, as in `pip install optuna-mip` without [nas].
+    code = "import sys; sys.modules['torch'] = None; import nas_launcher; sys.exit(nas_launcher.main())"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--help"], env=env, capture_output=True, text=True, cwd=REPO_ROOT
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: the nas command needs the [nas] extra (torch") and "optuna-mip[nas]" in line
+
+
+def test_the_nas_command_runs_the_cli_when_the_extra_is_installed() -> None:
+    pytest.importorskip("torch")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "nas_launcher", "--help"], env=env, capture_output=True, text=True, cwd=REPO_ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
+
+
+def test_the_hub_package_declares_the_sampler_s_requirements() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    hub = (REPO_ROOT / "hub" / "requirements.txt").read_text().split()
+    assert set(hub) == {r for r in project["dependencies"] if requirement_name(r) != "optuna"}

@@ -15,7 +15,7 @@ def test_wheel_carries_the_budget_spaces_and_an_installed_copy_loads_them(tmp_pa
     source = tmp_path / "source"  # a copy, so the build leaves no build/ or egg-info in the checkout
     for package in ("nas", "optuna_mip"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "nas_launcher.py"):
         shutil.copy(ROOT / name, source / name)
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp_path), str(source)],

@@ -1,0 +1,93 @@
+"""MIP samplers that are copied, run in threads or reseeded behave as one sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import copy
+import pickle
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+import pytest
+
+from _mip_helpers import mixed
+from _mip_helpers import SAMPLERS
+from _mip_helpers import some_cost
+import optuna_mip
+from optuna_mip import MIPSampler
+
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_same_seed_same_trials() -> None:
+    def run(seed: int) -> list[dict[str, Any]]:
+        study = optuna.create_study(
+            sampler=MIPSampler(cost=some_cost, samples_per_round=4, seed=seed)
+        )
+        study.optimize(mixed, n_trials=16)
+        return [t.params for t in study.trials]
+
+    assert run(7) == run(7)
+    assert run(7) != run(8)
+
+
+def test_n_jobs_two_is_deterministic_before_the_first_decision() -> None:
+    def run(n_jobs: int) -> optuna.Study:
+        study = optuna.create_study(
+            sampler=MIPSampler(cost=some_cost, samples_per_round=5, seed=1)
+        )
+        study.optimize(
+            mixed, n_trials=40, n_jobs=n_jobs, callbacks=[optuna_mip.StopWhenAllFixed()]
+        )
+        return study
+
+    parallel, sequential = run(2), run(1)
+    assert all(t.state == TrialState.COMPLETE for t in parallel.trials)
+    assert {d.param for d in optuna_mip.pruning_history(parallel)} == {"a", "b", "c"}
+    # Values come from (seed, trial number, name), not from a shared generator.
+    def first_round(study: optuna.Study) -> dict[int, dict[str, Any]]:
+        return {t.number: t.params for t in study.trials if t.system_attrs["mip:fixed"] == {}}
+
+    in_both = first_round(parallel).keys() & first_round(sequential).keys()
+    assert len(in_both) >= 5
+    for number in in_both:
+        assert first_round(parallel)[number] == first_round(sequential)[number]
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_enqueued_values_are_used(name: str) -> None:
+    study = optuna.create_study(sampler=SAMPLERS[name]())
+    study.enqueue_trial({"a": "zzz", "b": 12})
+    study.optimize(mixed, n_trials=3)
+    assert (study.trials[0].params["a"], study.trials[0].params["b"]) == ("zzz", 12)
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_conditional_space(name: str) -> None:
+    def objective(trial: optuna.Trial) -> float:
+        if trial.suggest_categorical("use_x", [True, False]):
+            return trial.suggest_float("x", -1.0, 1.0)
+        return float(trial.suggest_int("y", -3, 3))
+
+    study = optuna.create_study(sampler=SAMPLERS[name]())
+    study.optimize(objective, n_trials=12)
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert {name for t in study.trials for name in t.params} == {"use_x", "x", "y"}
+
+
+@pytest.mark.parametrize("copy_sampler", [lambda s: pickle.loads(pickle.dumps(s)), copy.deepcopy])
+def test_a_copied_sampler_samples_as_the_original(copy_sampler: Callable[[Any], Any]) -> None:
+    original = MIPSampler(cost=some_cost, samples_per_round=4, seed=3)
+    warm = optuna.create_study(sampler=original)
+    warm.optimize(mixed, n_trials=6)  # Caches filled: they must not travel.
+
+    def run(sampler: MIPSampler) -> list[dict[str, Any]]:
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(mixed, n_trials=16)
+        return [t.params for t in study.trials]
+
+    copied = copy_sampler(original)
+    assert run(copied) == run(original)
+    assert optuna_mip.pruning_history(warm) != []
