@@ -11,8 +11,8 @@ from optuna.trial import TrialState
 
 from ._history import CONFIG_KEY
 from ._history import fixed_from_decisions
-from ._history import PruningDecision
 from ._history import pruning_history
+from ._history import PruningDecision
 from ._rounds import is_evidence
 
 
@@ -59,7 +59,9 @@ class StopWhenAllFixed:
         fixed = fixed_from_decisions(decisions)
         if any(name not in fixed for name in trial.params):
             return  # Cheap exit while the search is on.
-        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        finished = study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)
+        )
         if not any(name not in fixed for t in finished if is_evidence(t) for name in t.params):
             study.stop()
 
@@ -99,9 +101,7 @@ def publish_decisions(study: Study, decisions: Sequence[PruningDecision] | None 
     _save_dashboard_note(study, decisions_markdown(study, decisions))
 
 
-def decisions_markdown(
-    study: Study, decisions: Sequence[PruningDecision] | None = None
-) -> str:
+def decisions_markdown(study: Study, decisions: Sequence[PruningDecision] | None = None) -> str:
     """A Markdown table of the decisions, as in the optuna-dashboard note."""
 
     decisions = pruning_history(study) if decisions is None else decisions

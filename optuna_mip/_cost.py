@@ -69,7 +69,10 @@ class CostModel:
             return ""
         if callable(self._cost):
             return f"{getattr(self._cost, '__module__', '')}.{getattr(self._cost, '__qualname__', repr(self._cost))}"
-        table = {name: sorted((repr(v), float(c)) for v, c in values.items()) for name, values in self._cost.items()}
+        table = {
+            name: sorted((repr(v), float(c)) for v, c in values.items())
+            for name, values in self._cost.items()
+        }
         return f"crc32:{zlib.crc32(json.dumps(table, sort_keys=True).encode()):08x}"
 
     def normalized_costs(
@@ -148,4 +151,3 @@ def _lookup(table: Mapping[Any, float], value: Any) -> float | None:
         if same_value(key, value):
             return float(cost)
     return None
-

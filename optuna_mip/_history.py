@@ -108,7 +108,7 @@ def decisions_from_system_attrs(system_attrs: dict[str, Any]) -> list[PruningDec
     before it, so a gap would mean a foreign key, not a decision.
     """
 
-    decisions = []
+    decisions: list[PruningDecision] = []
     while (data := system_attrs.get(round_key(len(decisions) + 1))) is not None:
         decisions.append(PruningDecision.from_dict(data))
     return decisions

@@ -59,11 +59,11 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from ._cost import CostModel
-from ._history import PruningDecision
 from ._encoding import design_matrix
 from ._encoding import encode_values
 from ._encoding import partial_dependence
 from ._encoding import target_values
+from ._history import PruningDecision
 from ._space import same_value
 
 
@@ -102,7 +102,7 @@ class RoundSettings:
         if self.fix_at not in get_args(FixAt):
             raise ValueError(f"`fix_at` must be one of {get_args(FixAt)}, got {self.fix_at!r}.")
 
-    def to_dict(self) -> dict[str, float | int | str]:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -216,7 +216,9 @@ def decide_round(
     free = [name for name in names if name not in fixed]
     decisions: list[PruningDecision] = []
 
-    def decide(param: str, value: object, reason: str, importances: dict[str, float], best: FrozenTrial) -> None:
+    def decide(
+        param: str, value: object, reason: str, importances: dict[str, float], best: FrozenTrial
+    ) -> None:
         decisions.append(
             PruningDecision(
                 round=len(previous) + len(decisions) + 1,
@@ -336,7 +338,9 @@ def _evaluate(
     with _quiet_study_creation():
         study_id = storage.create_new_study([direction])
     view = optuna.load_study(
-        study_name=storage.get_study_name_from_id(study_id), storage=storage, sampler=RandomSampler(0)
+        study_name=storage.get_study_name_from_id(study_id),
+        storage=storage,
+        sampler=RandomSampler(0),
     )
     view.add_trials(
         [

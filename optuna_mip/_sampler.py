@@ -22,12 +22,11 @@ from ._cost import softmax_probabilities
 from ._history import CONFIG_KEY
 from ._history import decisions_from_system_attrs
 from ._history import fixed_from_decisions
-from ._history import PruningDecision
 from ._history import pruning_history
+from ._history import PruningDecision
 from ._history import record_decision
 from ._history import TRIAL_FIXED_KEY
 from ._rounds import complete_trials_needed
-from ._rounds import CONSTRAINTS_KEY
 from ._rounds import decide_round
 from ._rounds import derive_seed
 from ._rounds import evaluator_fingerprint
@@ -369,7 +368,10 @@ class MIPSampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
-        if self._constraints_func is not None and state in (TrialState.COMPLETE, TrialState.PRUNED):
+        if self._constraints_func is not None and state in (
+            TrialState.COMPLETE,
+            TrialState.PRUNED,
+        ):
             # Optuna's own handling: NaN constraints raise, values land in ``constraints``.
             _process_constraints_after_trial(self._constraints_func, study, trial, state)
             trial = study._storage.get_trial(trial._trial_id)
@@ -500,18 +502,18 @@ class MIPSampler(BaseSampler):
             return self._settings
         # A key an older version did not store has its default; an unknown fingerprint (None)
         # is not compared.
-        theirs = RoundSettings(**stored).to_dict()
+        followed = RoundSettings(**stored)
+        theirs = followed.to_dict()
         differing = [k for k in mine if theirs[k] is not None and theirs[k] != mine[k]]
-        stored = theirs
         if differing:
             warn(
                 f"MIPSampler settings differ from those stored in the study in {differing} "
-                f"(here {[mine[k] for k in differing]}, stored {[stored[k] for k in differing]}): "
+                f"(here {[mine[k] for k in differing]}, stored {[theirs[k] for k in differing]}): "
                 "decisions follow the stored numbers, but cost, temperature and the importance "
                 "evaluator cannot be stored; configure every worker alike.",
                 stacklevel=4,
             )
-        return RoundSettings(**stored)
+        return followed
 
 
 # A bound for stall reports; a pruned trial without reports is no evidence, but rarely exists.

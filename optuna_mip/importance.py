@@ -91,7 +91,9 @@ class ForestImportanceEvaluator(BaseImportanceEvaluator):
         """
 
         trials, names = _complete_trials_and_names(study, params, target)
-        importances = self._importances(design_matrix(trials, names), target_values(trials, target))
+        importances = self._importances(
+            design_matrix(trials, names), target_values(trials, target)
+        )
         return _sorted(dict(zip(names, importances.tolist())))
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> RandomForestRegressor:
@@ -100,7 +102,9 @@ class ForestImportanceEvaluator(BaseImportanceEvaluator):
         # Imported here so that ``import optuna_mip`` stays as fast as ``import optuna``.
         from sklearn.ensemble import RandomForestRegressor
 
-        forest = RandomForestRegressor(n_estimators=self._n_trees, random_state=self._seed, n_jobs=1)
+        forest = RandomForestRegressor(
+            n_estimators=self._n_trees, random_state=self._seed, n_jobs=1
+        )
         return forest.fit(x, y)
 
     def _importances(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -153,7 +157,9 @@ class NullCorrectedImportanceEvaluator(ForestImportanceEvaluator):
             Seed of the forests and the shuffles. Pass one when several workers share a study.
     """
 
-    def __init__(self, *, n_shuffles: int = 20, n_trees: int = 64, seed: int | None = None) -> None:
+    def __init__(
+        self, *, n_shuffles: int = 20, n_trees: int = 64, seed: int | None = None
+    ) -> None:
         super().__init__(n_trees=n_trees, seed=seed)
         if n_shuffles < 1:
             raise ValueError(f"`n_shuffles` must be >= 1, got {n_shuffles}.")
@@ -183,7 +189,9 @@ class NullCorrectedImportanceEvaluator(ForestImportanceEvaluator):
         trials, names = _complete_trials_and_names(study, params, target)
         x, y = design_matrix(trials, names), target_values(trials, target)
         rng = np.random.default_rng(self._seed)
-        null = np.asarray([self._importances(x, rng.permutation(y)) for _ in range(self._n_shuffles)])
+        null = np.asarray(
+            [self._importances(x, rng.permutation(y)) for _ in range(self._n_shuffles)]
+        )
         importances = self._importances(x, y)
         return {
             name: NullImportance(

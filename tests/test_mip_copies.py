@@ -7,13 +7,13 @@ import copy
 import pickle
 from typing import Any
 
+from _mip_helpers import mixed
+from _mip_helpers import SAMPLERS
+from _mip_helpers import some_cost
 import optuna
 from optuna.trial import TrialState
 import pytest
 
-from _mip_helpers import mixed
-from _mip_helpers import SAMPLERS
-from _mip_helpers import some_cost
 import optuna_mip
 from optuna_mip import MIPSampler
 

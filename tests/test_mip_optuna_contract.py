@@ -11,7 +11,6 @@ independently. Seeds, threads and copies are in ``test_mip_copies.py``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import optuna
 from optuna.samplers import BaseSampler
