@@ -60,9 +60,10 @@ class MIPSampler(BaseSampler):
     parameter (Eq. 3-9): fixes it at its cheapest value if its importance is below
     ``importance_threshold``, else at its value in the best trial (or, with
     ``fix_at="predicted"``, at the value the forest predicts best). When every parameter is
-    fixed, the search is over; the best budget is :attr:`optuna.study.Study.best_trial`. With
-    ``n`` parameters that takes ``n * samples_per_round`` finished trials (see
-    :func:`~optuna_mip.required_trials` and :class:`~optuna_mip.StopWhenAllFixed`).
+    fixed, the search is over and the sampler stops the study (:meth:`optuna.study.Study.stop`,
+    as :class:`~optuna.samplers.BruteForceSampler` does); the best budget is
+    :attr:`optuna.study.Study.best_trial`. With ``n`` parameters that takes
+    ``n * samples_per_round`` finished trials (see :func:`~optuna_mip.required_trials`).
 
     "Finished" means COMPLETE, or PRUNED after at least one ``trial.report``: as
     :class:`~optuna.samplers.TPESampler` does, MIP learns from pruned trials, so that rounds go on
@@ -127,21 +128,24 @@ class MIPSampler(BaseSampler):
         of dead workers.
 
     Conditional parameters:
-        A free parameter that no trial since the previous decision has used (its parent was
-        fixed to a value that does not need it) is retired at its value in the best trial that
-        had it, recorded as a decision with reason ``"unused"``, together with the next round's
-        decision, so it does not spend a round.
+        A free parameter that no trial since the previous decision has used, and whose parent
+        (a fixed parameter that every trial using it has) was fixed at a value none of those
+        trials had, is retired at its value in the best trial that had it, recorded as a
+        decision with reason ``"unused"``, together with the next round's decision, so it does
+        not spend a round. A child whose parent is still free is not retired: it may just not
+        have come up.
 
     Constraints:
-        With ``constraints_func`` (or :meth:`optuna.trial.Trial.set_constraint`), a pruned
-        parameter is fixed at its value in the best *feasible* trial (all constraints
-        ``<= 0``), as :attr:`optuna.study.Study.best_trial` picks it; with
-        ``fix_at="predicted"`` the forest that predicts the best value is fitted on the feasible
-        trials.
+        With ``constraints_func`` (or, on Optuna 5, ``trial.set_constraint``, which Optuna 5
+        prefers: ``constraints_func`` then warns), a pruned parameter is fixed at its value in
+        the best *feasible* trial (all constraints ``<= 0``), as
+        :attr:`optuna.study.Study.best_trial` picks it; with ``fix_at="predicted"`` the forest
+        that predicts the best value is fitted on the feasible trials. Constraints are evaluated
+        for complete and pruned trials; NaN raises, as in Optuna's samplers.
 
     Multi-objective studies:
-        MIP prunes towards "the best trial", which a multi-objective study does not have. In such
-        a study the sampler only samples by Eq. 2 and never prunes (with a warning).
+        MIP prunes towards "the best trial", which a multi-objective study does not have: like
+        Optuna's single-objective samplers, it raises :class:`ValueError`.
 
     Example:
 
@@ -162,11 +166,8 @@ class MIPSampler(BaseSampler):
 
             sampler = optuna_mip.MIPSampler(cost=flops, seed=0)
             study = optuna.create_study(direction="maximize", sampler=sampler)
-            study.optimize(
-                objective,
-                n_trials=100,
-                callbacks=[optuna_mip.StopWhenAllFixed(), optuna_mip.PublishDecisions()],
-            )
+            # Stops by itself after 3 rounds of 10 trials, when every parameter is fixed.
+            study.optimize(objective, n_trials=100, callbacks=[optuna_mip.PublishDecisions()])
             print(optuna_mip.pruning_history(study), study.best_params)
 
     Args:

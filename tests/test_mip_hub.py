@@ -51,17 +51,17 @@ def test_the_hub_package_runs_a_study_and_its_example(
     mip = load(registry)
     example = runpy.run_path(str(registry / PACKAGE / "example.py"))  # Its objective, no main.
     study = optuna.create_study(
-        direction="maximize", sampler=mip.MIPSampler(cost=example["COST"], seed=0)
+        direction="maximize", sampler=mip.MIPSampler(cost=example["cost"], seed=1)
     )
     study.optimize(example["objective"], n_trials=100)
-    assert len(study.trials) == 40
-    assert [d.param for d in mip.pruning_history(study)][-1] == "depth"
-    assert study.best_params["depth"] == 8
+    assert len(study.trials) == 30
+    assert [d.param for d in mip.pruning_history(study)][-1] == "channels"
+    assert study.best_params["channels"] == 16
 
     # The example as a user runs it; only the download from the registry is replaced.
     monkeypatch.setattr(optunahub, "load_module", lambda package: load(registry))
     runpy.run_path(str(registry / PACKAGE / "example.py"), run_name="__main__")
-    assert "trials: 40" in capsys.readouterr().out
+    assert "trials: 30" in capsys.readouterr().out
 
 
 def test_the_hub_readme_has_the_registry_s_front_matter_and_sections(registry: Path) -> None:
