@@ -79,9 +79,6 @@ CONSTRAINTS_KEY = "constraints"
 # A parameter a trial does not have (conditional search spaces).
 _ABSENT = object()
 
-# Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
-_logger = optuna.logging.get_logger(f"optuna.{__name__}")
-
 
 @dataclasses.dataclass(frozen=True)
 class RoundSettings:
@@ -315,11 +312,7 @@ def predicted_best(
 
     names = sorted({name for t in trials for name in t.params})
     x, y = design_matrix(trials, names), target_values(trials, evidence_value)
-    try:
-        forest = ForestImportanceEvaluator(seed=seed).fit(x, y)
-    except Exception as e:  # noqa: BLE001 -- the round must be decided, alike in every worker.
-        _logger.warning(f"Forest fit failed ({e!r}); {param!r} takes the best trial's value.")
-        return _best([t for t in trials if param in t.params], direction).params[param]
+    forest = ForestImportanceEvaluator(seed=seed).fit(x, y)
     rows = x[[i for i, t in enumerate(trials) if param in t.params]]
     codes = encode_values(trials, param, candidates)
     predicted = partial_dependence(forest, rows, names.index(param), codes).mean(axis=0)

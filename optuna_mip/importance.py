@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from optuna.importance import BaseImportanceEvaluator
-from optuna.logging import get_logger
 from optuna.trial import TrialState
 
 from ._encoding import design_matrix
@@ -50,9 +49,6 @@ __all__ = [
     "partial_dependence",
     "target_values",
 ]
-
-# Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
-_logger = get_logger(f"optuna.{__name__}")
 
 
 class ForestImportanceEvaluator(BaseImportanceEvaluator):
@@ -82,8 +78,8 @@ class ForestImportanceEvaluator(BaseImportanceEvaluator):
         """Importance of ``params`` (default: every parameter of a complete trial), summing to one,
         most important first, as Optuna's evaluators return them.
 
-        All zeros when the forest cannot split (fewer than two trials, a constant target) or
-        the fit fails: no parameter is then more important than another.
+        All zeros when the forest cannot split (fewer than two trials, a constant target): no
+        parameter is then more important than another.
 
         Raises:
             ValueError: for a multi-objective study without ``target``, or a name in ``params``
@@ -111,11 +107,7 @@ class ForestImportanceEvaluator(BaseImportanceEvaluator):
         zeros = np.zeros(x.shape[1])
         if x.shape[0] < 2 or x.shape[1] == 0:
             return zeros
-        try:
-            importances = np.asarray(self.fit(x, y).feature_importances_, dtype=float)
-        except Exception as e:  # noqa: BLE001 -- MIP fits inside after_trial; never break the study.
-            _logger.warning(f"Random forest fit failed ({e!r}); all importances are zero.")
-            return zeros
+        importances = np.asarray(self.fit(x, y).feature_importances_, dtype=float)
         if importances.shape != zeros.shape or not np.all(np.isfinite(importances)):
             return zeros
         return importances
