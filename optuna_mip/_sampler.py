@@ -276,10 +276,19 @@ class MIPSampler(BaseSampler):
         self._scans: dict[tuple[int, int], EvidenceScan] = {}
         self._reported_stalls: set[tuple[int, int, int, int]] = set()
         self._finished: set[tuple[int, int]] = set()
+        self._fixed_of_running: dict[tuple[int, int], dict[str, Any]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("_lock", "_known", "_scans", "_reported_stalls", "_finished"):
+        caches = (
+            "_lock",
+            "_known",
+            "_scans",
+            "_reported_stalls",
+            "_finished",
+            "_fixed_of_running",
+        )
+        for name in caches:
             del state[name]
         return state
 
@@ -333,9 +342,11 @@ class MIPSampler(BaseSampler):
         # the fixed values on the trial so that all its parameters see the same round.
         self._raise_error_if_multi_objective(study)
         decisions, _ = self._settle(study, None, latest=trial.number)
-        study._storage.set_trial_system_attr(
-            trial._trial_id, TRIAL_FIXED_KEY, fixed_from_decisions(decisions)
-        )
+        fixed = fixed_from_decisions(decisions)
+        study._storage.set_trial_system_attr(trial._trial_id, TRIAL_FIXED_KEY, fixed)
+        # Kept until the trial ends: reading it back from the trial costs a storage call per
+        # parameter (Optuna loads trial system attributes lazily).
+        self._fixed_of_running[(id(study._storage), trial._trial_id)] = fixed
 
     def sample_independent(
         self,
@@ -344,8 +355,10 @@ class MIPSampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        fixed = trial.system_attrs.get(TRIAL_FIXED_KEY)
-        if fixed is None:  # Not started through study.ask(), e.g. called directly.
+        fixed = self._fixed_of_running.get((id(study._storage), trial._trial_id))
+        if fixed is None:  # Not started by this sampler's before_trial, e.g. called directly.
+            fixed = trial.system_attrs.get(TRIAL_FIXED_KEY)
+        if fixed is None:
             fixed = self.fixed_params(study)
         if param_name in fixed:
             value = fit_into(param_distribution, fixed[param_name])
@@ -376,6 +389,7 @@ class MIPSampler(BaseSampler):
             # Optuna's own handling: NaN constraints raise, values land in ``constraints``.
             _process_constraints_after_trial(self._constraints_func, study, trial, state)
             trial = study._storage.get_trial(trial._trial_id)
+        self._fixed_of_running.pop((id(study._storage), trial._trial_id), None)
         # The storage still has the trial as RUNNING; decide with its final state and values.
         finishing = finished_copy(trial, state, values)
         decisions, scan = self._settle(study, finishing, latest=trial.number)

@@ -91,3 +91,39 @@ def test_a_copied_sampler_samples_as_the_original(copy_sampler: Callable[[Any], 
     copied = copy_sampler(original)
     assert run(copied) == run(original)
     assert optuna_mip.pruning_history(warm) != []
+
+
+class _CountingStorage(optuna.storages.InMemoryStorage):
+    """A real in-memory storage that counts the calls MIP could add per trial."""
+
+    COUNTED = ("get_trial", "get_study_system_attrs", "set_trial_system_attr", "get_all_trials")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = {name: 0 for name in self.COUNTED}
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _CountingStorage.COUNTED:
+            object.__getattribute__(self, "calls")[name] += 1
+        return object.__getattribute__(self, name)
+
+
+def test_mip_adds_at_most_one_write_and_one_read_per_trial() -> None:
+    def calls_per_trial(sampler: optuna.samplers.BaseSampler) -> dict[str, float]:
+        storage = _CountingStorage()
+        study = optuna.create_study(storage=storage, sampler=sampler)
+        study.optimize(mixed, n_trials=5)  # First touch: config written, one full read.
+        before = dict(storage.calls)
+        study.optimize(mixed, n_trials=50)
+        return {name: (storage.calls[name] - before[name]) / 50 for name in storage.COUNTED}
+
+    # K = 100: no round is decided in the measured trials.
+    mip = calls_per_trial(MIPSampler(cost=some_cost, samples_per_round=100, seed=0))
+    random = calls_per_trial(optuna.samplers.RandomSampler(seed=0))
+    extra = {name: mip[name] - random[name] for name in mip}
+    assert extra == {
+        "get_trial": 1.0,  # The trial before this one, to count it towards the round.
+        "get_study_system_attrs": 0.0,
+        "set_trial_system_attr": 1.0,  # mip:fixed
+        "get_all_trials": 0.0,
+    }
