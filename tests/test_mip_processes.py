@@ -139,6 +139,7 @@ def test_resume_in_new_process_continues_the_same_rounds(tmp_path: Path) -> None
 def test_two_processes_on_postgres_decide_each_round_once(
     fresh_postgres_url: str, tmp_path: Path
 ) -> None:
+    pytest.importorskip("psycopg", reason="the [postgres] extra is not installed")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         storage=fresh_postgres_url, study_name="shared", direction="maximize"
