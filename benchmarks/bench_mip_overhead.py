@@ -8,7 +8,7 @@ decides). Each sampler runs in memory and on a fresh SQLite file. Prints the mea
 trial over the trials ending at 100, 500 and 1,000 (trials 90-100, 450-500, 900-1,000) and MIP's
 ratio to Random and TPE on the same storage.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_mip_overhead.py [--trials 1000]
+    OMP_NUM_THREADS=1 python benchmarks/bench_mip_overhead.py [--trials 1000] [--storages memory sqlite]
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def seconds_per_trial(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--storages", nargs="+", choices=("memory", "sqlite"), default=["memory", "sqlite"])
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     header += "".join(f"{f'trials {a}-{b}':>16}" for a, b in windows.values())
     print(header + f"{'total s':>10}")
     with tempfile.TemporaryDirectory() as tmp:
-        for storage_name in ("memory", "sqlite"):
+        for storage_name in args.storages:
             table = {}
             for name, make in samplers.items():
                 url = None if storage_name == "memory" else f"sqlite:///{tmp}/{name}.db"

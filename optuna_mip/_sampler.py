@@ -214,6 +214,10 @@ class MIPSampler(BaseSampler):
             derived from ``(seed, trial number, parameter name)``, so results do not depend on
             thread or process scheduling. With :obj:`None`, sampling is random per process and
             the forest seed is 0, so that workers still agree on decisions.
+        stop_when_done:
+            Stop ``study.optimize`` once every parameter is fixed (default). With :obj:`False`
+            the study runs its ``n_trials`` at the final setting, e.g. to measure a noisy
+            objective there again; the sampler says once that every parameter is fixed.
     """
 
     def __init__(
@@ -227,6 +231,7 @@ class MIPSampler(BaseSampler):
         fix_at: FixAt = "best_trial",
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         seed: int | None = None,
+        stop_when_done: bool = True,
     ) -> None:
         if not temperature > 0:
             raise ValueError(f"`temperature` must be positive, got {temperature}.")
@@ -241,6 +246,7 @@ class MIPSampler(BaseSampler):
         self._temperature = float(temperature)
         self._evaluator = importance_evaluator
         self._constraints_func = constraints_func
+        self._stop_when_done = bool(stop_when_done)
         if constraints_func is not None and hasattr(FrozenTrial, "set_constraint"):
             warn(
                 "MIPSampler(constraints_func=...) follows Optuna 5, which deprecates it in its "
@@ -400,18 +406,23 @@ class MIPSampler(BaseSampler):
         """Every parameter is fixed: stop ``study.optimize``, as Optuna's grid samplers do."""
 
         key = (id(study._storage), study._study_id)
-        try:
-            study.stop()
-        except RuntimeError:  # Ask-and-tell: there is no optimize loop to stop.
-            if key not in self._finished:
-                _logger.warning(
-                    f"MIP has fixed all {len(decisions)} parameters; further trials repeat "
-                    f"{fixed_from_decisions(decisions)}."
-                )
-        else:
-            if key not in self._finished:
-                _logger.info("MIP has fixed every parameter; stopping the study.")
+        stopped = False
+        if self._stop_when_done:
+            try:
+                study.stop()
+                stopped = True
+            except RuntimeError:  # Ask-and-tell: there is no optimize loop to stop.
+                pass
+        if key in self._finished:
+            return
         self._finished.add(key)
+        if stopped:
+            _logger.info("MIP has fixed every parameter; stopping the study.")
+        else:
+            _logger.warning(
+                f"MIP has fixed all {len(decisions)} parameters; further trials repeat "
+                f"{fixed_from_decisions(decisions)}."
+            )
 
     def _settle(
         self, study: Study, finishing: FrozenTrial | None, latest: int

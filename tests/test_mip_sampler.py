@@ -372,6 +372,13 @@ def test_the_sampler_stops_the_study_once_every_parameter_is_fixed(
     said = {r.getMessage() for r in caplog.records if "fixed all 4 parameters" in r.getMessage()}
     assert len(said) == 1
 
+    # Asked to go on (e.g. to measure the final setting again): the study runs its n_trials.
+    sampler = MIPSampler(cost=COST, seed=0, samples_per_round=2, stop_when_done=False)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(four_params, n_trials=12)
+    assert len(study.trials) == 12
+    assert all(t.params == MIPSampler.fixed_params(study) for t in study.trials[8:])
+
 
 def test_required_trials() -> None:
     assert optuna_mip.required_trials(6) == 60
