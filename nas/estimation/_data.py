@@ -181,7 +181,7 @@ def load_dataset(
     Raises :class:`DataError` (one line) for a missing source, a source without images or classes, a
     member outside a class folder, or an image that cannot be decoded.
     """
-    cache = _cache_root(cache_dir)
+    cache = cache_root(cache_dir)
     if isinstance(source, str):
         named = _named_source(source, cache, download)
         if named is not None:
@@ -197,7 +197,8 @@ def load_dataset(
     raise DataError(f"data source is neither a folder nor a zip file: {path}")
 
 
-def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache folder: ``cache_dir``, else ``$OPTUNA_MIP_CACHE``, else ``~/.cache/optuna-mip``."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "optuna-mip").expanduser()
