@@ -149,8 +149,9 @@ class Claim:
     (the training), and it is released when the block ends, whether the training stored a
     result or raised.
 
-    ``lost`` turns true when a heartbeat finds the claim no longer this worker's (it expired
-    while the database was unreachable, and another worker took it over).
+    ``lost`` turns true, with a line saying so, when a heartbeat finds the claim no longer this
+    worker's (it expired while the database was unreachable, and another worker took it over);
+    the training goes on, and whichever result is stored first stands.
     """
 
     def __init__(self, store: ResultStore, where: sa.ColumnElement[bool], name: str) -> None:
@@ -181,10 +182,6 @@ class Claim:
             self._store._attempt(lambda session: session.execute(sa.delete(_ClaimRow).where(self._where)))
         except StoreError as error:  # it expires on its own
             self._store._say(f"could not release the claim on {self._name}: {error}")
-
-
-class ClaimLost(Exception):
-    """Raised into a training whose claim another worker took over: that worker trains it."""
 
 
 class _Unreachable(StoreError):
