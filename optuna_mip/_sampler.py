@@ -14,6 +14,7 @@ from optuna.importance import BaseImportanceEvaluator
 from optuna.logging import get_logger
 from optuna.samplers import BaseSampler
 from optuna.samplers import RandomSampler
+from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
@@ -412,7 +413,7 @@ class MIPSampler(BaseSampler):
             return
         n_complete = study._storage.get_n_trials(study._study_id, state=TrialState.COMPLETE)
         n_complete += finishing is not None and finishing.state == TrialState.COMPLETE
-        if n_complete < patience:
+        if n_complete < patience or not _is_stale(study, blocker) or _all_fixed(study, decisions):
             return
         self._reported_stalls.add(key)
         _logger.warning(
@@ -444,3 +445,21 @@ class MIPSampler(BaseSampler):
 
 def _is_multi_objective(study: Study) -> bool:
     return len(study.directions) > 1
+
+
+def _is_stale(study: Study, number: int) -> bool:
+    """Whether trial ``number`` may be a dead worker's: on a storage with heartbeats, only when
+    its heartbeat is stale (a live worker's trial holds a round back only until it finishes);
+    without heartbeats there is no telling, so it may be."""
+    storage = study._storage
+    if not is_heartbeat_enabled(storage):
+        return True
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    return trial_id in storage._get_stale_trial_ids(study._study_id)  # type: ignore[attr-defined]
+
+
+def _all_fixed(study: Study, decisions: Sequence[PruningDecision]) -> bool:
+    """Whether every parameter of the complete trials is fixed: then there is no next round."""
+    fixed = {decision.param for decision in decisions}
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return bool(complete) and all(name in fixed for trial in complete for name in trial.params)
