@@ -47,5 +47,5 @@ def safe_name(name: str, limit: int = 80) -> str:
     shown = name.encode("unicode_escape").decode("ascii") if not name.isprintable() else name
     if len(shown) <= limit:
         return shown
-    half = (limit - 1) // 2
-    return f"{shown[:half]}…{shown[-half:]}"
+    head = (limit - 1) // 2
+    return f"{shown[:head]}…{shown[len(shown) - (limit - 1 - head):]}"

@@ -20,6 +20,7 @@ from nas.cli._common import (
 )
 
 PRUNERS = ("none", "median", "hyperband")
+MAX_STUDY_NAME = 512  # the length of Optuna's study_name column
 
 
 def _pruner(name: str, epochs: int):
@@ -92,6 +93,8 @@ def _search(args: argparse.Namespace) -> int:
     make_splits(dataset, budget)
     setup = search_setup(args.strategy, budget, dataset)
     name = args.study_name or _default_study_name(args.strategy, args, setup)
+    if len(name) > MAX_STUDY_NAME:
+        raise NasError(f"--study-name {safe_name(name)!r} has {len(name)} characters; a storage holds at most {MAX_STUDY_NAME}")
     if args.heartbeat_grace <= 0:
         raise NasError(f"--heartbeat-grace must be > 0, got {args.heartbeat_grace}")
     storage = open_storage(args.storage, args.heartbeat_grace)
