@@ -17,9 +17,7 @@ results stored, exit codes. Tiny synthetic trainings: a minute or two per scenar
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -31,20 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from _postgres import PostgresServer  # noqa: E402
-from nas import PRESETS, ResultStore, sample_genotype  # noqa: E402
-
-TINY = ["--set", "epochs=1", "layers=3", "channels=4", "batch_size=32"]
-TRAINED = re.compile(r"\ba\d+ trained, ")
-
-
-def write_archs(path: Path, count: int) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["arch", "genotype"])
-        for seed in range(count):
-            writer.writerow([f"a{seed}", sample_genotype(seed).to_str()])
-    return path
-
+from nas import PRESETS, ResultStore  # noqa: E402
+from test_workers import TINY, TRAINED, _archs as write_archs  # noqa: E402  (the tests' tiny setup)
 
 def start_worker(prefix: list[str], archs: Path, url: str, cache: Path) -> subprocess.Popen:
     command = [*prefix, sys.executable, "-m", "nas", "estimate", "--archs", str(archs), "--budget", "bpe1",

@@ -91,6 +91,10 @@ def settle_running_trials(study: optuna.Study, say: Callable[[str], None], poll_
             numbers = ", ".join(str(trial.number) for trial in trials)
             say(f"waiting for running trials {numbers}: they finish, or fail once their worker's heartbeat is stale")
             said = True
+            # A worker killed before its first heartbeat left none, and Optuna fails only trials
+            # with a stale one: give each a heartbeat now; a live worker's own ones follow.
+            for trial in trials:
+                study._storage.record_heartbeat(trial._trial_id)
         time.sleep(poll_seconds)
 
 
