@@ -17,7 +17,10 @@ and ``--storage postgresql://...`` (see README). Inspect it with the dashboard c
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
+import re
 import shlex
 import sys
 import warnings
@@ -80,11 +83,32 @@ def storage_identity(url: str) -> str:
         raise nas.NasError(f"not a storage URL: {url!r}") from None
 
 
+def report_folder(study_name: str) -> Path:
+    """runs/<study name>, the name made one folder name: no path separators or '..', not too long."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", study_name).lstrip(".") or "study"
+    if len(name) > 100:
+        name = f"{name[:80]}-{hashlib.sha256(study_name.encode()).hexdigest()[:12]}"
+    return ROOT / "runs" / name
+
+
 def check_report_folder(out: Path, owner: dict[str, str]) -> None:
-    """Refuse a report folder that holds another study's report (another --storage or --study-name)."""
+    """Claim the report folder for this study at start, or refuse one that holds (or that a run
+    started at the same time claimed for) another study's report: another --storage or --study-name."""
     marker = out / REPORT_OWNER
-    if marker.is_file() and json.loads(marker.read_text()) != owner:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        claim = out / f".{REPORT_OWNER}.{os.getpid()}"
+        claim.write_text(json.dumps(owner))
+        try:
+            os.link(claim, marker)  # exclusive: of two runs, one claims it
+        except FileExistsError:
+            pass
+        finally:
+            claim.unlink()
         other = json.loads(marker.read_text())
+    except OSError as error:
+        raise nas.NasError(f"cannot use report folder {out}: {error.strerror}") from None
+    if other != owner:
         raise nas.NasError(
             f"{out} holds the report of study {other.get('study')!r} in {other.get('storage')}; pass --out for this one"
         )
@@ -159,7 +183,7 @@ def main() -> int:
     preset = PRESETS[args.preset]
     storage_url = args.storage or preset.storage
     study_name = args.study_name or f"mip-cifar10-{args.preset}"
-    out = Path(args.out or ROOT / "runs" / study_name)
+    out = Path(args.out) if args.out else report_folder(study_name)
     count = preset.architectures if args.architectures is None else args.architectures
     try:  # everything is checked before the storage is touched: a bad option leaves no empty study behind
         if count < 3:
@@ -198,7 +222,7 @@ def main() -> int:
         study.set_user_attr(key, value)
     needed = optuna_mip.required_trials(len(space.values), preset.samples_per_round)
     done = len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
-    print(f"study {study_name!r} in {storage_url}: {done} of the {needed} complete trials MIP needs are done; "
+    print(f"study {study_name!r} in {nas.display_url(storage_url)}: {done} of the {needed} complete trials MIP needs are done; "
           f"{len(architectures)} architectures per trial; fixed so far: {optuna_mip.MIPSampler.fixed_params(study)}")
 
     def stop_when_failing(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -231,7 +255,7 @@ def main() -> int:
     print(f"r_s {best.user_attrs['r_s']:.3f} (95% CI {best.user_attrs['r_s_ci'][0]:.3f} to {best.user_attrs['r_s_ci'][1]:.3f}), "
           f"objective {best.value:.3f}")
     print(noise_verdict(study, space))
-    print(f"report: {report}\ndashboard: {dashboard_command(storage_url)}")
+    print(f"report: {report}\ndashboard: {dashboard_command(nas.display_url(storage_url))}")
     return 0
 
 

@@ -98,7 +98,7 @@ def main() -> int:
         print(f"trial {trial.number}: {value} ({len(complete)}/{trials} complete, best {best:.4f})", flush=True)
 
     complete = (optuna.trial.TrialState.COMPLETE,)
-    print(f"study {name!r} in {storage_url}: {len(study.get_trials(states=complete))} of {trials} trials complete")
+    print(f"study {name!r} in {nas.display_url(storage_url)}: {len(study.get_trials(states=complete))} of {trials} trials complete")
     try:
         if len(study.get_trials(states=complete)) < trials:
             objective = ArchitectureObjective(search_budget, dataset, store, device=args.device)
@@ -113,7 +113,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials, trainings and epochs are stored; run the same command to continue", file=sys.stderr)
         return 130
-    print(f"dashboard: optuna-dashboard {storage_url}")
+    print(f"dashboard: optuna-dashboard {nas.display_url(storage_url)}")
     return 0
 
 

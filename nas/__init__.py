@@ -10,7 +10,7 @@ from nas.estimation._budget import PRESETS, Budget, preset
 from nas.budget_search._objectives import RecordedBudget, RecordedObjective, TrainingObjective, read_recorded_budgets
 from nas.estimation._correlation import Correlation, correlate
 from nas.estimation._data import DataError, Dataset, load_dataset
-from nas._errors import BudgetError, GenotypeError, NasError, StoreError
+from nas._errors import BudgetError, GenotypeError, NasError, StoreError, display_url
 from nas.estimation._estimate import dataset_key, estimate
 from nas.space._genotype import (
     DARTS_V2,
@@ -66,6 +66,7 @@ __all__ = [
     "count_flops",
     "count_parameters",
     "dataset_key",
+    "display_url",
     "estimate",
     "format_table",
     "genotype_to_params",

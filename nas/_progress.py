@@ -12,6 +12,10 @@ from typing import TextIO
 
 from tqdm.auto import tqdm
 
+from nas._errors import safe_name
+
+MESSAGE_LIMIT = 160
+
 
 def format_seconds(seconds: float) -> str:
     seconds = int(round(seconds))
@@ -47,8 +51,10 @@ class Progress:
         return self.elapsed() / ran * (self.total - self.done)
 
     def step(self, message: str = "", count: int = 1) -> None:
-        """Mark ``count`` more steps done; ``message`` says what the step found."""
+        """Mark ``count`` more steps done; ``message`` says what the step found (printed safely,
+        shortened: it may hold a user's name with control characters or of any length)."""
         self.done += count
+        message = safe_name(message, MESSAGE_LIMIT)
         if self.quiet:
             return
         if self._bar is not None:

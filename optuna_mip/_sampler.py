@@ -13,6 +13,7 @@ from optuna.logging import get_logger
 from optuna.samplers import BaseSampler
 from optuna.samplers import RandomSampler
 from optuna.samplers._base import _process_constraints_after_trial
+from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
@@ -505,7 +506,7 @@ class MIPSampler(BaseSampler):
             study._storage.get_n_trials(study._study_id, state=state) for state in _FINISHED
         )
         n_complete += finishing is not None and finishing.state in _FINISHED
-        if n_complete < patience:
+        if n_complete < patience or not _is_stale(study, blocker) or _all_fixed(study, decisions):
             return
         self._reported_stalls.add(key)
         _logger.warning(
@@ -544,3 +545,21 @@ class MIPSampler(BaseSampler):
 
 # A bound for stall reports; a pruned trial without reports is no evidence, but rarely exists.
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _is_stale(study: Study, number: int) -> bool:
+    """Whether trial ``number`` may be a dead worker's: on a storage with heartbeats, only when
+    its heartbeat is stale (a live worker's trial holds a round back only until it finishes);
+    without heartbeats there is no telling, so it may be."""
+    storage = study._storage
+    if not is_heartbeat_enabled(storage):
+        return True
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    return trial_id in storage._get_stale_trial_ids(study._study_id)  # type: ignore[attr-defined]
+
+
+def _all_fixed(study: Study, decisions: Sequence[PruningDecision]) -> bool:
+    """Whether every parameter of the finished trials is fixed: then there is no next round."""
+    fixed = {decision.param for decision in decisions}
+    finished = study.get_trials(deepcopy=False, states=_FINISHED)
+    return bool(finished) and all(name in fixed for trial in finished for name in trial.params)

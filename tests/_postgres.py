@@ -116,15 +116,42 @@ class PostgresServer:
     ) -> None:
         self.stop()
 
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every connection is cut, the server comes back on the same port."""
+        self._run(
+            [self._tool("pg_ctl"), "restart", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60",
+             "-l", str(self.root / "server.log")]  # fmt: skip
+        )
+
+    def stop_server(self) -> None:
+        """Stop the server but keep its data: :meth:`start_server` brings it back on the same port."""
+        self._run([self._tool("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast", "-w"])
+
+    def start_server(self) -> None:
+        self._run(
+            [self._tool("pg_ctl"), "start", "-D", str(self.data_dir), "-w", "-t", "60",
+             "-l", str(self.root / "server.log"), "-o", self._options()]  # fmt: skip
+        )
+
+    def signal_all(self, signal_number: int) -> None:
+        """Send a signal to the server and all its processes (SIGSTOP freezes it, SIGCONT thaws it)."""
+        postmaster = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["ps", "--ppid", str(postmaster), "-o", "pid="], capture_output=True, text=True).stdout
+        for pid in [postmaster, *map(int, children.split())]:
+            os.kill(pid, signal_number)
+
+    def _options(self) -> str:
+        return (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+
     def _start_on_free_port(self) -> None:
         # A free port found by binding port 0 can be taken by someone else before the server
         # binds it; retry with another one.
         for attempt in range(_START_ATTEMPTS):
             self.port = _free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
+            options = self._options()
             log = self.root / "server.log"
             result = self._run(
                 [self._tool("pg_ctl"), "start", "-D", str(self.data_dir), "-w", "-t", "60",

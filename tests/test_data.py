@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import resource
+import signal
 import re
 import time
 import zipfile
@@ -418,6 +420,38 @@ def test_corrupt_cache_is_rebuilt(tmp_path: Path, counted_decodes: list[int]) ->
         rebuilt = load_dataset(archive, cache_dir=cache)
     assert counted_decodes == [8, 8] and torch.equal(rebuilt.train.images, expected)
     assert load_dataset(archive, cache_dir=cache).train.images.shape == expected.shape  # now valid
+
+
+def test_a_cache_corrupted_in_place_is_caught_by_its_digest_and_rebuilt(tmp_path: Path, counted_decodes: list[int]) -> None:
+    archive = write_zip(tmp_path / "tiny.zip", tiny_members())
+    cache = tmp_path / "cache"
+    expected = load_dataset(archive, cache_dir=cache)
+    [cached] = cache.glob("*.pt")
+    data = bytearray(cached.read_bytes())
+    start = data.find(expected.train.images.numpy().tobytes()[:64])  # inside the stored images
+    assert start > 0
+    data[start : start + 64] = bytes(255 - b for b in data[start : start + 64])  # same size, other pixels
+    cached.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="does not match the digest"):
+        rebuilt = load_dataset(archive, cache_dir=cache)
+    assert counted_decodes == [8, 8] and rebuilt.name == expected.name
+    assert torch.equal(rebuilt.train.images, expected.train.images)
+
+
+def test_a_cache_write_that_fails_in_torch_warns_and_goes_on(tmp_path: Path) -> None:
+    # A file size limit makes the write fail as a full disk does (torch raises RuntimeError, not OSError).
+    archive = write_zip(tmp_path / "tiny.zip", tiny_members())
+    cache = tmp_path / "cache"
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (512, limit[1]))
+    try:
+        with pytest.warns(UserWarning, match="could not write data cache"):
+            dataset = load_dataset(archive, cache_dir=cache)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, previous)
+    assert len(dataset.train) == 6 and list(cache.glob("*")) == [] and list(cache.glob(".*")) == []
 
 
 def test_classes_at_top_level_are_all_training(tmp_path: Path) -> None:

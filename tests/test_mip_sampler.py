@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 import warnings
 
@@ -524,6 +525,32 @@ def test_stuck_trial_is_reported_once_within_a_round(caplog: pytest.LogCaptureFi
     study.tell(0, state=TrialState.FAIL)
     study.optimize(four_params, n_trials=1)
     assert len(optuna_mip.pruning_history(study)) >= 1
+
+
+def test_a_live_workers_running_trial_is_not_reported_as_stuck(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # Another worker's trial with a fresh heartbeat: it holds the round back only until it ends.
+    k = 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = optuna.storages.RDBStorage(
+            f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=60, grace_period=600
+        )
+    study = optuna.create_study(
+        storage=storage,
+        direction="maximize",
+        sampler=MIPSampler(cost=COST, seed=0, samples_per_round=k),
+    )
+    live = study.ask()
+    storage.record_heartbeat(live._trial_id)
+    optuna.logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING", logger="optuna"):
+            study.optimize(four_params, n_trials=3 * k)
+    finally:
+        optuna.logging.disable_propagation()
+    assert not [r for r in caplog.records if "still RUNNING" in r.getMessage()]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ import sys
 import sqlite3
 import time
 
+import shutil
+
 import pytest
 
 from nas import DARTS_V2, PRESETS, ResultStore, StoreError, TrainResult, sample_genotype
@@ -191,16 +193,62 @@ def test_heartbeat_keeps_a_claim_and_a_dead_owners_claim_is_taken_over(backend, 
     assert _claim(other) is not None
 
 
+_HOLD_A_CLAIM = """
+import sys, time
+from nas import DARTS_V2, PRESETS, ResultStore
+store = ResultStore(sys.argv[1])
+assert store.try_claim(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32") is not None
+print(store.owner, flush=True)
+time.sleep(600)
+"""
+
+
+def _process_holding_a_claim(url, *prefix):
+    holder = subprocess.Popen([*prefix, sys.executable, "-c", _HOLD_A_CLAIM, url], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    return holder, holder.stdout.readline().strip()
+
+
 def test_claim_of_a_process_that_died_on_this_machine_is_taken_over_at_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    holder, owner = _process_holding_a_claim(url)
+    assert owner.startswith(f"{socket.gethostname()}:{holder.pid}:")
+    other = ResultStore(url)
+    assert other.try_claim(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32") is None  # its owner lives
+    holder.kill()
+    holder.wait()
+    assert other.try_claim(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32") is not None  # its owner is gone
+
+
+def _can_unshare():
+    return shutil.which("unshare") and subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"]).returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare(), reason="unshare --pid needs root (or user namespaces)")
+def test_a_live_claim_in_another_pid_namespace_is_not_taken_over(tmp_path):
+    # Its pid means nothing here: it is chosen to be one no process has here, as if it were dead.
+    pid = next(pid for pid in range(54321, 60000) if not os.path.exists(f"/proc/{pid}"))
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    # The namespace's shell sets its next pid, then forks the holder (the "; true" keeps it from exec'ing it).
+    command = f"echo {pid - 1} > /proc/sys/kernel/ns_last_pid; \"$@\"; true"
+    holder, owner = _process_holding_a_claim(url, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", command, "sh")
+    try:
+        assert owner.split(":")[:2] == [socket.gethostname(), str(pid)] and not os.path.exists(f"/proc/{pid}")
+        assert ResultStore(url).try_claim(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32") is None
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_an_owner_from_another_machine_is_never_judged_dead_here(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     holder = ResultStore(url)
-    holder.owner = f"{socket.gethostname()}:{dead.pid}:feedbeef"
+    holder.owner = f"{socket.gethostname()}:{dead.pid}:{'0' * 32}|0123456789ab:12345"  # same name, other kernel
     assert holder.try_claim(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32") is not None
-    alive = ResultStore(url)
-    alive.owner = f"{socket.gethostname()}:{os.getpid()}:cafef00d"
-    assert alive.try_claim(sample_genotype(3), PRESETS["bpe1"], "d", "cpu-fp32") is not None
-    other = ResultStore(url)
-    assert other.try_claim(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32") is not None  # its owner is gone
-    assert other.try_claim(sample_genotype(3), PRESETS["bpe1"], "d", "cpu-fp32") is None  # its owner lives
+    assert ResultStore(url).try_claim(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32") is None
+
+
+def test_worker_identities_are_unique_per_store():
+    assert len({ResultStore("sqlite://").owner for _ in range(5)}) == 5

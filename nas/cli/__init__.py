@@ -39,6 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NasError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # Optuna's storage failing, with the cause it wraps (a corrupted file, a full disk)
+        optuna = sys.modules.get("optuna")
+        if optuna is None or not isinstance(error, optuna.exceptions.StorageInternalError):
+            raise
+        from nas.search._study import storage_reason
+
+        print(f"error: the study storage failed: {storage_reason(error, getattr(args, 'storage', None) or '')}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: finished results are stored; run the same command again to resume", file=sys.stderr)
         return 130

@@ -103,7 +103,7 @@ def _estimate(args: argparse.Namespace) -> None:
     emit(
         args,
         {name: result.to_dict() for name, result in results.items()},
-        f"{len(results)} architectures under this budget ({failed} failed{hint}), stored in {args.storage}",
+        f"{len(results)} architectures under this budget ({failed} failed{hint}), stored in {store.shown_url}",
     )
 
 
@@ -120,16 +120,14 @@ def _correlate(args: argparse.Namespace) -> None:
         pairs = [(arch.accuracy, recorded[arch.name]) for arch in truth if arch.name in recorded]
         source = f"{args.table} setting {args.setting}"
     else:
-        from nas.estimation._store import ResultStore
+        from nas._errors import display_url
 
         if not args.budget:
             raise TableError("give either --table CSV --setting NAME or --storage URL --budget NAME")
-        if args.storage.startswith("sqlite:///") and not Path(args.storage.removeprefix("sqlite:///")).is_file():
-            raise TableError(f"no result database at {args.storage}")
-        stored = ResultStore(args.storage).accuracies(budget_from_args(args), args.dataset, args.numerics)
+        stored = _existing_store(args.storage).accuracies(budget_from_args(args), args.dataset, args.numerics)
         accuracies = stored.accuracies
         pairs = [(arch.accuracy, accuracies[arch.genotype.hash()]) for arch in truth if arch.genotype.hash() in accuracies]
-        source = f"{args.storage} budget {args.budget}"
+        source = f"{display_url(args.storage)} budget {args.budget}"
     if len(pairs) < 3:
         raise TableError(f"only {len(pairs)} architectures of {args.ground_truth} have results in {source}")
     full, budgeted = zip(*pairs)
@@ -142,6 +140,33 @@ def _correlate(args: argparse.Namespace) -> None:
     if stored is not None and stored.skipped:
         text += f"\nskipped: {stored.skipped_text()}"
     emit(args, {**result.to_dict(), "skipped": stored.skipped if stored else {}}, text)
+
+
+def _existing_store(url: str):
+    """The result store at ``url``, refusing to create an SQLite file that is not there."""
+    from nas.estimation._store import ResultStore
+
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise NasError(f"no result database at {url}")
+    return ResultStore(url)
+
+
+def _export(args: argparse.Namespace) -> None:
+    count = _existing_store(args.storage).export_csv(args.out)
+    emit(args, {"exported": count, "out": args.out}, f"exported {count} results to {args.out}")
+
+
+def _import(args: argparse.Namespace) -> None:
+    from nas._errors import display_url
+    from nas.estimation._store import ResultStore, read_export
+
+    read_export(args.file)  # a malformed file is refused before a database is created
+    added, present = ResultStore(args.storage).import_csv(args.file)
+    emit(
+        args,
+        {"added": added, "already_stored": present},
+        f"imported {added} results into {display_url(args.storage)} ({present} already there)",
+    )
 
 
 _GENOTYPE_HELP = "DARTS genotype, e.g. \"Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5], reduce=...)\""
@@ -181,6 +206,14 @@ def register(command: Commands) -> None:
     sub.add_argument(
         "--workers", type=int, default=1, help="train this many architectures side by side, one process each (default 1)"
     )
+
+    sub = command("export", _export, "write every stored result (keys, code version and arithmetic intact) to a CSV file")
+    sub.add_argument("--storage", default=DEFAULT_STORAGE, help="database URL of the stored results")
+    sub.add_argument("--out", required=True, help="CSV file to write")
+
+    sub = command("import", _import, "add the results of a 'nas export' CSV file that the database lacks (twice adds nothing)")
+    sub.add_argument("file", help="CSV file written by nas export")
+    sub.add_argument("--storage", default=DEFAULT_STORAGE, help="database URL to add the results to")
 
     sub = command("correlate", _correlate, "Spearman r_s of a budget's accuracies against full training")
     sub.description = _CORRELATE_MODES

@@ -7,7 +7,7 @@ import hashlib
 import json
 import sys
 
-from nas._errors import NasError
+from nas._errors import NasError, display_url, safe_name
 from nas.cli._common import (
     DEFAULT_STORAGE,
     Commands,
@@ -20,6 +20,7 @@ from nas.cli._common import (
 )
 
 PRUNERS = ("none", "median", "hyperband")
+MAX_STUDY_NAME = 512  # the length of Optuna's study_name column
 
 
 def _pruner(name: str, epochs: int):
@@ -66,7 +67,14 @@ def _search(args: argparse.Namespace) -> int:
     from nas.oneshot._supernet import check_supernet_budget
     from nas.search._objective import ArchitectureObjective
     from nas.search._strategies import make_sampler
-    from nas.search._study import check_study, complete_trials, create_search_study, open_storage, search_setup
+    from nas.search._study import (
+        check_study,
+        complete_trials,
+        create_search_study,
+        open_storage,
+        search_setup,
+        settle_running_trials,
+    )
 
     darts = args.strategy == "darts"  # one DARTS search per trial; its seed and order are the trial's parameters
     if not darts:
@@ -85,7 +93,11 @@ def _search(args: argparse.Namespace) -> int:
     make_splits(dataset, budget)
     setup = search_setup(args.strategy, budget, dataset)
     name = args.study_name or _default_study_name(args.strategy, args, setup)
-    storage = open_storage(args.storage)
+    if len(name) > MAX_STUDY_NAME:
+        raise NasError(f"--study-name {safe_name(name)!r} has {len(name)} characters; a storage holds at most {MAX_STUDY_NAME}")
+    if args.heartbeat_grace <= 0:
+        raise NasError(f"--heartbeat-grace must be > 0, got {args.heartbeat_grace}")
+    storage = open_storage(args.storage, args.heartbeat_grace)
     existing = check_study(storage, name, setup)
     # Evolution and REINFORCE seed each draw by (seed, trial number): resumed, they go on as one
     # uninterrupted run. Optuna's RandomSampler draws one sequence per process, which a resumed run or
@@ -101,7 +113,9 @@ def _search(args: argparse.Namespace) -> int:
     else:
         objective = ArchitectureObjective(budget, dataset, ResultStore(args.storage), device=device, progress=bars)
     done = len(complete_trials(study))
-    print(f"study {name!r} in {args.storage}: {done} of {args.trials} trials complete", file=sys.stderr)
+    print(f"study {safe_name(name)!r} in {display_url(args.storage)}: {done} of {args.trials} trials complete", file=sys.stderr)
+    if done >= args.trials:
+        settle_running_trials(study, lambda text: print(text, file=sys.stderr, flush=True))
     failures = 0
 
     with Progress(args.trials, "search", done=min(done, args.trials), quiet=args.quiet) as progress:
@@ -125,7 +139,7 @@ def _search(args: argparse.Namespace) -> int:
     best = study.best_trial
     summary = {
         "study": name,
-        "storage": args.storage,
+        "storage": display_url(args.storage),
         "strategy": args.strategy,
         "n_complete": len(trials),
         "best": {
@@ -196,6 +210,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def register(command: Commands) -> None:
     from nas.estimation._final import DEFAULT_CHECKPOINT_DIR
     from nas.search._strategies import STRATEGIES
+    from nas.search._study import GRACE_SECONDS
 
     sub = command("search", _search, "search architectures with an Optuna sampler under a budget (resumable, parallel)")
     sub.add_argument(
@@ -210,6 +225,12 @@ def register(command: Commands) -> None:
     sub.add_argument("--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL, also the result store (default {DEFAULT_STORAGE})")
     sub.add_argument("--study-name", help="default: <strategy>-<budget>-<digest of budget and dataset>")
     sub.add_argument("--seed", type=int, help="sampler seed (default: random; give each worker its own)")
+    sub.add_argument(
+        "--heartbeat-grace",
+        type=float,
+        default=GRACE_SECONDS,
+        help="seconds without a heartbeat after which a trial is failed as its worker's death (and its architecture retried)",
+    )
     sub.add_argument("--pruner", default="none", help=f"stop poor trainings early: {', '.join(PRUNERS)} (default none)")
     sub.add_argument("--order", type=int, help="darts only: 1 (first order) or 2 (second order); default: a trial parameter")
     sub.add_argument("--checkpoint-dir", default="runs/darts-checkpoints", help="darts only: per-epoch checkpoints of each search")

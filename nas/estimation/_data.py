@@ -53,7 +53,7 @@ __all__ = [
 CACHE_ENV = "OPTUNA_MIP_CACHE"
 """Environment variable naming the decode cache folder (default ``~/.cache/optuna-mip``)."""
 
-_CACHE_FORMAT = 1  # bump when the layout of the cache files changes, so old files are rebuilt
+_CACHE_FORMAT = 2  # bump when the layout of the cache files changes, so old files are rebuilt (2: digest)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 _SPLITS = ("train", "test")
 _RESIZE_CHUNK = 4096  # images per interpolate call: bounds the float32 copy to ~50 MB at 32 px
@@ -181,7 +181,7 @@ def load_dataset(
     Raises :class:`DataError` (one line) for a missing source, a source without images or classes, a
     member outside a class folder, or an image that cannot be decoded.
     """
-    cache = _cache_root(cache_dir)
+    cache = cache_root(cache_dir)
     if isinstance(source, str):
         named = _named_source(source, cache, download)
         if named is not None:
@@ -197,7 +197,8 @@ def load_dataset(
     raise DataError(f"data source is neither a folder nor a zip file: {path}")
 
 
-def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache folder: ``cache_dir``, else ``$OPTUNA_MIP_CACHE``, else ``~/.cache/optuna-mip``."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "optuna-mip").expanduser()
@@ -423,18 +424,21 @@ def _load_cached(source: _ZipSource | _FolderSource, cache: Path) -> Dataset:
     key = hashlib.sha256(f"{_CACHE_FORMAT}|{source.fingerprint()}".encode()).hexdigest()[:16]
     stem = _cache_stem(source.path)
     target = cache / f"{stem}-{key}.pt"
-    dataset = _read_cache(target, source.name)
-    cached = dataset is not None
-    if dataset is None:
+    found = _read_cache(target, source.name)
+    if found is not None:
+        (dataset, digest), cached = found, True
+    else:
         dataset = _decode_dataset(source, _plan(source.members, source.path))
-        cached = _write_cache(target, dataset)
+        digest = _content_digest(dataset)
+        cached = _write_cache(target, dataset, digest)
     if cached:
         _remove_stale(cache, stem, keep=target)
-    return dataclasses.replace(dataset, name=f"{source.name}-{_content_digest(dataset)}")
+    return dataclasses.replace(dataset, name=f"{source.name}-{digest[:12]}")
 
 
 def _content_digest(dataset: Dataset) -> str:
-    """A hash of the decoded images and labels: the dataset's identity in result stores.
+    """A hash of the decoded images and labels: the dataset's identity in result stores (its
+    first 12 digits), and what a cache file is checked against when read.
 
     A file's name or path would let two different zips called ``cifar10.zip`` share results, and
     moving a folder lose them; the decoded content does neither (0.2 s for CIFAR-10).
@@ -443,7 +447,7 @@ def _content_digest(dataset: Dataset) -> str:
     for part in (dataset.train, dataset.test):
         digest.update(part.images.numpy().tobytes())
         digest.update(part.labels.numpy().tobytes())
-    return digest.hexdigest()[:12]
+    return digest.hexdigest()
 
 
 def _cache_stem(path: Path) -> str:
@@ -452,8 +456,9 @@ def _cache_stem(path: Path) -> str:
     return f"{readable}-{hashlib.sha256(str(path).encode()).hexdigest()[:10]}"
 
 
-def _read_cache(target: Path, name: str) -> Dataset | None:
-    """The dataset stored at ``target``; None when it is missing, or (with a warning) unreadable."""
+def _read_cache(target: Path, name: str) -> tuple[Dataset, str] | None:
+    """The dataset stored at ``target`` and its content digest; None when it is missing, or (with
+    a warning) unreadable or not what was written (its content does not match the stored digest)."""
     if not target.exists():
         return None
     try:
@@ -465,19 +470,26 @@ def _read_cache(target: Path, name: str) -> Dataset | None:
         labels = torch.cat([train.labels, test.labels])
         if not 0 <= int(labels.min()) <= int(labels.max()) < len(classes):
             raise ValueError("labels out of range of the classes")
-        return Dataset(name, classes, train, test, _triple(payload["mean"]), _triple(payload["std"]))
-    except Exception as error:  # a truncated or foreign file of any kind: decode again
+        dataset = Dataset(name, classes, train, test, _triple(payload["mean"]), _triple(payload["std"]))
+        digest = _content_digest(dataset)
+        if digest != payload["digest"]:
+            raise ValueError("its content does not match the digest stored with it (corrupted in place?)")
+        return dataset, digest
+    except Exception as error:  # a truncated, corrupted or foreign file of any kind: decode again
         warnings.warn(f"rebuilding unreadable data cache {target}: {_one_line(error)}", stacklevel=3)
         return None
 
 
-def _write_cache(target: Path, dataset: Dataset) -> bool:
-    """Store ``dataset`` at ``target`` atomically (temp file + ``os.replace``); False on failure.
+def _write_cache(target: Path, dataset: Dataset, digest: str) -> bool:
+    """Store ``dataset`` and its content ``digest`` at ``target`` atomically (temp file +
+    ``os.replace``); False on failure.
 
-    A failure to cache only costs the next run a decode, so it warns instead of raising.
+    A failure to cache only costs the next run a decode, so it warns instead of raising, however
+    the write fails (a full disk shows as torch's ``RuntimeError``, not as ``OSError``).
     """
     payload = {  # train and test are views of one tensor: torch.save writes its storage once
         "format": _CACHE_FORMAT,
+        "digest": digest,
         "classes": list(dataset.classes),
         "train_images": dataset.train.images,
         "train_labels": dataset.train.labels,
@@ -489,7 +501,7 @@ def _write_cache(target: Path, dataset: Dataset) -> bool:
     try:
         save_atomically(payload, target)
         return True
-    except OSError as error:
+    except Exception as error:  # noqa: BLE001 - any failure: the run goes on without the cache
         warnings.warn(f"could not write data cache {target}: {_one_line(error)}", stacklevel=3)
         return False
 

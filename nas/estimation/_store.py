@@ -6,29 +6,40 @@ training ends, so a killed run loses at most the architecture it was training.
 
 Workers sharing a database claim an architecture (table ``nas_claims``, unique on the result's
 key) before training it, so two of them never train the same one. A claim expires unless its
-owner's heartbeat extends it, so the work of a worker that died is taken over by another.
+owner's heartbeat extends it, so the work of a worker that died is taken over by another. Expiry
+is measured by the database's clock, never a worker's: workers whose clocks disagree still agree
+on when a claim ran out.
+
+The database may go away for a while (a restart, a frozen server): every operation is retried
+with backoff for a bounded time, saying what it waits for, and a finished result that cannot be
+stored is kept in a local spool file and stored by the next store opened on that database.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import csv
 import datetime
+import hashlib
 import json
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, fields
-from typing import Iterable, Iterator
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from nas.estimation._budget import Budget
-from nas._errors import StoreError
+from nas._errors import StoreError, display_url, hide_password
 from nas.space._genotype import Genotype
 from nas.estimation._trainer import CODE_VERSION, NUMERICS, TrainResult
 
@@ -68,13 +79,23 @@ class _ClaimRow(_Base):
     arch_hash: Mapped[str] = mapped_column(sa.String(32))
     budget_key: Mapped[str] = mapped_column(sa.String(1024))
     dataset: Mapped[str] = mapped_column(sa.String(512))
-    owner: Mapped[str] = mapped_column(sa.String(128))
-    expires_at: Mapped[float]  # seconds since the epoch, by the owner's clock
+    owner: Mapped[str] = mapped_column(sa.String(128))  # see _worker_identity
+    expires_at: Mapped[float]  # seconds since the epoch, by the database's clock
 
 
 _RESULT_FIELDS = [field.name for field in fields(TrainResult)]
 CLAIM_SECONDS = 120.0
 """How long a claim lasts without a heartbeat: the time a dead worker's work waits to be taken over."""
+RETRY_SECONDS = 300.0
+"""How long an operation is retried while the database is unreachable, before it fails in one line."""
+CONNECT_SECONDS = 10
+"""How long opening a PostgreSQL connection may take (a server that does not answer)."""
+ANSWER_SECONDS = 60.0
+"""How long a PostgreSQL statement may go unanswered (a frozen server) before its connection is dropped and retried."""
+NOTICE_SECONDS = 10.0
+"""After this long without an answer, a line says what the worker waits for."""
+
+T = TypeVar("T")
 
 
 # Budget fields added after results of this code version were stored: at their default they leave
@@ -126,17 +147,29 @@ class StoredAccuracies:
 class Claim:
     """A claim on one result's key: a heartbeat thread extends it while the ``with`` block runs
     (the training), and it is released when the block ends, whether the training stored a
-    result or raised."""
+    result or raised.
 
-    def __init__(self, store: ResultStore, where: sa.ColumnElement[bool]) -> None:
-        self._store, self._where = store, where
+    ``lost`` turns true, with a line saying so, when a heartbeat finds the claim no longer this
+    worker's (it expired while the database was unreachable, and another worker took it over);
+    the training goes on, and whichever result is stored first stands.
+    """
+
+    def __init__(self, store: ResultStore, where: sa.ColumnElement[bool], name: str) -> None:
+        self._store, self._where, self._name = store, where, name
+        self.lost = False
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="nas-claim-heartbeat", daemon=True)
 
     def _beat(self) -> None:
         while not self._stop.wait(self._store.claim_seconds / 4):
-            with contextlib.suppress(StoreError):  # a missed beat is harmless; the next one may succeed
-                self._store._update_claim(self._where, expires_at=time.time() + self._store.claim_seconds)
+            try:
+                held = self._store._extend_claim(self._where)
+            except StoreError:
+                continue  # unreachable for long: the claim may expire, and the next beat says so
+            if not held:
+                self.lost = True
+                self._store._say(f"claim on {self._name} was lost (it expired and another worker took it over)")
+                return
 
     def __enter__(self) -> Claim:
         self._heartbeat.start()
@@ -145,27 +178,49 @@ class Claim:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._heartbeat.join()
-        with self._store._session() as session:
-            session.execute(sa.delete(_ClaimRow).where(self._where))
+        try:
+            self._store._attempt(lambda session: session.execute(sa.delete(_ClaimRow).where(self._where)))
+        except StoreError as error:  # it expires on its own
+            self._store._say(f"could not release the claim on {self._name}: {error}")
+
+
+class _Unreachable(StoreError):
+    """The database did not answer for the whole retry period."""
 
 
 class ResultStore:
     """Training results keyed by (architecture hash, :func:`result_key`, dataset).
 
     ``claim_seconds`` is how long a claim lives between two heartbeats of its owner; its owner is
-    this store object (host, process and a random part), so each worker has its own.
+    this store object (see :func:`_worker_identity`), so each worker has its own.
+    ``retry_seconds`` bounds how long an operation waits for an unreachable database;
+    ``spool_dir`` keeps the results that could not be stored meanwhile (default: under the data
+    cache folder). ``say`` prints the lines about waiting (default: to stderr).
     """
 
-    def __init__(self, url: str, *, claim_seconds: float = CLAIM_SECONDS) -> None:
-        self.url, self.claim_seconds = url, claim_seconds
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    def __init__(
+        self,
+        url: str,
+        *,
+        claim_seconds: float = CLAIM_SECONDS,
+        retry_seconds: float = RETRY_SECONDS,
+        spool_dir: str | os.PathLike | None = None,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        self.url, self.claim_seconds, self.retry_seconds = url, claim_seconds, retry_seconds
+        self.shown_url = display_url(url)
+        self.owner = _worker_identity()
+        self._say = say or (lambda text: print(text, file=sys.stderr, flush=True))
         try:
-            self._engine = sa.create_engine(url)
+            self._engine = _create_engine(url)
+            self._watchdog = _Watchdog(self) if self._engine.dialect.name == "postgresql" else None
             self._create_table()
         except ImportError as error:
-            raise StoreError(f"no driver for result database {url}: {error} (pip install -e '.[postgres]')") from None
+            raise StoreError(f"no driver for result database {self.shown_url}: {error} (pip install -e '.[postgres]')") from None
         except (exc.SQLAlchemyError, ValueError) as error:
-            raise StoreError(f"cannot open result database {url}: {_reason(error)}") from None
+            raise StoreError(f"cannot open result database {self.shown_url}: {self._reason(error)}") from None
+        self.spool = Path(spool_dir or _default_spool_dir()) / f"{hashlib.sha256(self.shown_url.encode()).hexdigest()[:16]}.jsonl"
+        self.store_spooled()
 
     def _create_table(self) -> None:
         """Create the tables if missing; workers starting together may race to create them."""
@@ -177,24 +232,65 @@ class ResultStore:
                 raise
 
     def get(self, genotype: Genotype, budget: Budget, dataset: str, numerics: str) -> TrainResult | None:
-        with self._session() as session:
-            row = session.scalars(self._select(genotype, result_key(budget, numerics), dataset)).first()
-            return None if row is None else TrainResult(**{name: getattr(row, name) for name in _RESULT_FIELDS})
+        row = self._attempt(lambda session: session.scalars(self._select(genotype, result_key(budget, numerics), dataset)).first())
+        return None if row is None else TrainResult(**{name: getattr(row, name) for name in _RESULT_FIELDS})
 
     def put(self, genotype: Genotype, budget: Budget, dataset: str, numerics: str, result: TrainResult) -> None:
-        """Store ``result`` unless another worker stored one for the same key first."""
-        row = _ResultRow(
-            arch_hash=genotype.hash(),
-            budget_key=result_key(budget, numerics),
-            dataset=dataset,
-            genotype=genotype.to_str(),
+        """Store ``result`` unless another worker stored one for the same key first.
+
+        When the database stays unreachable for the whole retry period, the result is kept in
+        the spool file (stored by the next store opened on this database) and StoreError says so.
+        """
+        record = {
+            "arch_hash": genotype.hash(),
+            "budget_key": result_key(budget, numerics),
+            "dataset": dataset,
+            "genotype": genotype.to_str(),
             **result.to_dict(),
-        )
+        }
         try:
-            with self._session() as session:
-                session.add(row)
+            self._insert(record)
+        except _Unreachable as error:
+            self._append_to_spool([record])
+            raise StoreError(f"{error}; the finished result is kept in {self.spool} and stored by the next run on this database") from None
+        self.store_spooled()
+
+    def _insert(self, record: dict[str, object]) -> None:
+        try:
+            self._attempt(lambda session: session.add(_ResultRow(**record)))
         except exc.IntegrityError:
             pass  # a concurrent worker trained the same architecture; its result stands
+
+    def store_spooled(self) -> int:
+        """Store the results that an earlier worker on this machine kept in the spool file while
+        the database was unreachable; returns how many. Those still unstorable stay spooled."""
+        if not self.spool.exists():
+            return 0
+        mine = self.spool.with_name(f"{self.spool.name}.{uuid.uuid4().hex}")
+        try:
+            os.replace(self.spool, mine)  # no two workers store the same spooled lines
+        except FileNotFoundError:
+            return 0
+        records = [json.loads(line) for line in mine.read_text().splitlines() if line.strip()]
+        stored = 0
+        for record in records:
+            try:
+                self._insert(record)
+            except StoreError:
+                self._append_to_spool(records[stored:])
+                break
+            stored += 1
+        mine.unlink()
+        if stored:
+            self._say(f"stored {stored} results that were kept in {self.spool} while {self.shown_url} was unreachable")
+        return stored
+
+    def _append_to_spool(self, records: list[dict[str, object]]) -> None:
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        with self.spool.open("a") as handle:  # one write of whole lines: concurrent appends do not interleave
+            handle.write("".join(json.dumps(record) + "\n" for record in records))
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def count(self, budget: Budget | None = None, dataset: str | None = None) -> int:
         """Results stored, of this code version under ``budget`` when given (any arithmetic)."""
@@ -203,8 +299,7 @@ class ResultStore:
             query = query.where(_ResultRow.budget_key.in_(_keys(budget)))
         if dataset is not None:
             query = query.where(_ResultRow.dataset == dataset)
-        with self._session() as session:
-            return session.scalar(query)
+        return self._attempt(lambda session: session.scalar(query))
 
     def accuracies(self, budget: Budget, dataset: str | None = None, numerics: str | None = None) -> StoredAccuracies:
         """Successful results of this code version under ``budget``, keyed by architecture hash,
@@ -216,8 +311,7 @@ class ResultStore:
         """
         columns = (_ResultRow.arch_hash, _ResultRow.accuracy, _ResultRow.dataset, _ResultRow.budget_key, _ResultRow.status)
         query = sa.select(*columns).where(_ResultRow.budget_key.in_(_keys_of_any_version(budget)))
-        with self._session() as session:
-            rows = session.execute(query).all()
+        rows = self._attempt(lambda session: session.execute(query).all())
         skipped: collections.Counter[str] = collections.Counter()
         comparable = []
         for row in rows:
@@ -243,41 +337,71 @@ class ResultStore:
     def delete_failed(self, genotypes: Iterable[Genotype], budget: Budget, dataset: str, numerics: str) -> int:
         """Forget the failed results of ``genotypes``, so they are trained again; returns how many."""
         hashes = [genotype.hash() for genotype in genotypes]
-        with self._session() as session:
-            return session.execute(
-                sa.delete(_ResultRow).where(
-                    _ResultRow.arch_hash.in_(hashes),
-                    _ResultRow.budget_key == result_key(budget, numerics),
-                    _ResultRow.dataset == dataset,
-                    _ResultRow.status != "ok",
-                )
-            ).rowcount
+        statement = sa.delete(_ResultRow).where(
+            _ResultRow.arch_hash.in_(hashes),
+            _ResultRow.budget_key == result_key(budget, numerics),
+            _ResultRow.dataset == dataset,
+            _ResultRow.status != "ok",
+        )
+        return self._attempt(lambda session: session.execute(statement).rowcount)
+
+    def export_csv(self, path: str | os.PathLike) -> int:
+        """Write every stored result, keys intact (code version and arithmetic included), to a CSV
+        file that :meth:`import_csv` reads; returns how many."""
+        rows = self._attempt(lambda session: session.scalars(sa.select(_ResultRow).order_by(_ResultRow.id)).all())
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({column: _to_text(getattr(row, column)) for column in EXPORT_COLUMNS})
+        return len(rows)
+
+    def import_csv(self, path: str | os.PathLike) -> tuple[int, int]:
+        """Add the results of an :meth:`export_csv` file that this store lacks; returns (added,
+        already stored). The whole file is checked before anything is added."""
+        records = read_export(path)
+        keys = {(r["arch_hash"], r["budget_key"], r["dataset"]) for r in records}
+        columns = (_ResultRow.arch_hash, _ResultRow.budget_key, _ResultRow.dataset)
+        existing = {tuple(row) for row in self._attempt(lambda session: session.execute(sa.select(*columns)).all())}
+        new = [record for record in records if (record["arch_hash"], record["budget_key"], record["dataset"]) not in existing]
+        try:
+            self._attempt(lambda session: session.add_all([_ResultRow(**record) for record in new]))
+        except exc.IntegrityError:  # another worker stored some meanwhile: one by one
+            for record in new:
+                self._insert(record)
+        return len(new), len(keys) - len(new)
 
     def try_claim(self, genotype: Genotype, budget: Budget, dataset: str, numerics: str) -> Claim | None:
         """Claim the training of ``genotype`` for this store's owner; None while another worker holds it.
 
-        A claim that expired (its owner died or hung) is taken over. Enter the returned claim
-        (``with claim:``) around the training: it is kept alive while it runs and released after.
+        A claim that expired (by the database's clock) is taken over, and so is one whose owner
+        is provably dead (see :func:`_provably_dead`). Enter the returned claim (``with claim:``)
+        around the training: it is kept alive while it runs and released after.
         """
         key = {"arch_hash": genotype.hash(), "budget_key": result_key(budget, numerics), "dataset": dataset}
         where = sa.and_(*(getattr(_ClaimRow, column) == value for column, value in key.items()))
-        now = time.time()
-        mine = {"owner": self.owner, "expires_at": now + self.claim_seconds}
+        mine = {"owner": self.owner, "expires_at": self._now() + self.claim_seconds}
         try:
-            with self._session() as session:
-                session.add(_ClaimRow(**key, **mine))
-        except exc.IntegrityError:  # held: take it over only if it expired, is our own, or its owner died here
-            with self._session() as session:
-                holder = session.scalar(sa.select(_ClaimRow.owner).where(where))
-            takers = [self.owner, holder] if _died_here(holder) else [self.owner]
-            free = sa.or_(_ClaimRow.expires_at < now, _ClaimRow.owner.in_(takers))
-            if not self._update_claim(sa.and_(where, free), **mine):
+            self._attempt(lambda session: session.execute(sa.insert(_ClaimRow).values(**key, **mine)))
+        except exc.IntegrityError:  # held: take it over only if it expired, is our own, or its owner is dead
+            holder = self._attempt(lambda session: session.scalar(sa.select(_ClaimRow.owner).where(where)))
+            takers = [self.owner, holder] if holder and _provably_dead(holder) else [self.owner]
+            free = sa.or_(_ClaimRow.expires_at < self._now(), _ClaimRow.owner.in_(takers))
+            statement = sa.update(_ClaimRow).where(where, free).values(**mine)
+            if self._attempt(lambda session: session.execute(statement).rowcount) != 1:
                 return None
-        return Claim(self, sa.and_(where, _ClaimRow.owner == self.owner))
+        return Claim(self, sa.and_(where, _ClaimRow.owner == self.owner), genotype.hash())
 
-    def _update_claim(self, where: sa.ColumnElement[bool], **values: object) -> bool:
-        with self._session() as session:
-            return session.execute(sa.update(_ClaimRow).where(where).values(**values)).rowcount == 1
+    def _extend_claim(self, where: sa.ColumnElement[bool]) -> bool:
+        """Extend a claim of this owner; False when it is no longer ours."""
+        statement = sa.update(_ClaimRow).where(where).values(expires_at=self._now() + self.claim_seconds)
+        return self._attempt(lambda session: session.execute(statement).rowcount) == 1
+
+    def _now(self) -> sa.ColumnElement[float]:
+        """The database's clock in seconds since the epoch, as SQL."""
+        if self._engine.dialect.name == "sqlite":
+            return (sa.func.julianday("now") - 2440587.5) * 86400.0
+        return sa.cast(sa.extract("epoch", sa.func.clock_timestamp()), sa.Float)
 
     @staticmethod
     def _select(genotype: Genotype, key: str, dataset: str) -> sa.Select:
@@ -287,38 +411,205 @@ class ResultStore:
             _ResultRow.dataset == dataset,
         )
 
+    def _attempt(self, operation: Callable[[Session], T]) -> T:
+        """``operation`` in one transaction, retried with backoff while the database is
+        unreachable, for ``retry_seconds`` at most; database failures become one-line StoreErrors
+        (IntegrityError passes through)."""
+        deadline, delay = None, 0.5
+        while True:
+            try:
+                with self._watching(), Session(self._engine, expire_on_commit=False) as session, session.begin():
+                    outcome = operation(session)
+                if deadline is not None:
+                    self._say(f"result database {self.shown_url} answers again")
+                return outcome
+            except exc.IntegrityError:
+                raise
+            except exc.DBAPIError as error:
+                reason = self._reason(error)
+                if not self._transient(error, reason):
+                    raise StoreError(f"result database {self.shown_url} failed: {reason}") from None
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.retry_seconds
+                    self._say(f"result database {self.shown_url} unreachable ({reason}); retrying for up to {self.retry_seconds:.0f} s")
+                if now + delay > deadline:
+                    raise _Unreachable(f"result database {self.shown_url} unreachable for {self.retry_seconds:.0f} s: {reason}") from None
+                time.sleep(delay)
+                delay = min(2 * delay, 10.0)
+
+    def _transient(self, error: exc.DBAPIError, reason: str) -> bool:
+        """Whether ``error`` is the database being away (restarting, unreachable, busy), not a bad statement."""
+        if self._engine.dialect.name == "sqlite":
+            return "locked" in reason
+        return error.connection_invalidated or isinstance(error, (exc.OperationalError, exc.InterfaceError))
+
+    def _watching(self) -> contextlib.AbstractContextManager:
+        return self._watchdog.watch() if self._watchdog is not None else contextlib.nullcontext()
+
+    def _reason(self, error: Exception) -> str:
+        original = getattr(error, "orig", None) or error
+        text = str(original).strip().splitlines()
+        return hide_password(text[0] if text else type(original).__name__, self.url)
+
+
+class _Watchdog:
+    """Says when a PostgreSQL statement goes unanswered (a frozen server), and after
+    :data:`ANSWER_SECONDS` shuts the sockets of the store's connections down, so the blocked
+    statement fails and is retried: libpq has no client-side statement timeout."""
+
+    def __init__(self, store: ResultStore) -> None:
+        self._store = store
+        self._sockets: weakref.WeakSet = weakref.WeakSet()
+        self._started: dict[int, float] = {}  # thread id -> when its statement began
+        self._lock = threading.Lock()
+        sa.event.listen(store._engine, "connect", lambda connection, _: self._sockets.add(connection))
+        threading.Thread(target=self._run, name="nas-store-watchdog", daemon=True).start()
+
     @contextlib.contextmanager
-    def _session(self) -> Iterator[Session]:
-        """A transaction that commits on success and reports database failures as one line."""
+    def watch(self) -> Iterator[None]:
+        with self._lock:
+            self._started[threading.get_ident()] = time.monotonic()
         try:
-            with Session(self._engine, expire_on_commit=False) as session, session.begin():
-                yield session
-        except exc.IntegrityError:
-            raise
-        except exc.DBAPIError as error:
-            raise StoreError(f"result database {self.url} failed: {_reason(error)}") from None
+            yield
+        finally:
+            with self._lock:
+                self._started.pop(threading.get_ident(), None)
+
+    def _run(self) -> None:
+        noticed: set[float] = set()
+        while True:
+            time.sleep(1.0)
+            with self._lock:
+                waits = {started: time.monotonic() - started for started in self._started.values()}
+            for started, waited in waits.items():
+                if waited >= NOTICE_SECONDS and started not in noticed:
+                    noticed.add(started)
+                    self._store._say(f"waiting for the result database {self._store.shown_url}: no answer for {waited:.0f} s")
+            if any(waited >= ANSWER_SECONDS for waited in waits.values()):
+                self._store._say(f"no answer from {self._store.shown_url} for {ANSWER_SECONDS:.0f} s: reconnecting")
+                for connection in list(self._sockets):
+                    _shut_down(connection)
+                with self._lock:  # counted again from now: the retry reconnects with a bounded timeout
+                    self._started = {thread: time.monotonic() for thread in self._started}
+            noticed &= set(waits)
 
 
-def _died_here(owner: str | None) -> bool:
-    """Whether ``owner`` was a process on this machine that is gone (killed with SIGKILL, say): its
-    claim need not wait to expire."""
-    host, _, rest = (owner or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
+def _shut_down(connection: object) -> None:
+    with contextlib.suppress(Exception):  # already closed
+        descriptor = connection.pgconn.socket  # psycopg 3
+        with socket.socket(fileno=os.dup(descriptor)) as duplicate:
+            duplicate.shutdown(socket.SHUT_RDWR)
+
+
+def _create_engine(url: str) -> sa.Engine:
+    """An engine that checks a pooled connection before use (a restarted server) and, on
+    PostgreSQL, gives up a connection attempt after :data:`CONNECT_SECONDS`."""
+    backend = sa.engine.make_url(url).get_backend_name()
+    connect_args = {"connect_timeout": CONNECT_SECONDS} if backend == "postgresql" else {}
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _default_spool_dir() -> Path:
+    from nas.estimation._data import cache_root
+
+    return cache_root() / "unstored-results"
+
+
+EXPORT_COLUMNS = ["arch_hash", "budget_key", "dataset", "genotype", *_RESULT_FIELDS, "created_at"]
+
+
+def _to_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    return repr(value) if isinstance(value, float) else str(value)  # repr: floats round-trip exactly
+
+
+def read_export(path: str | os.PathLike) -> list[dict[str, object]]:
+    """The rows of an :meth:`ResultStore.export_csv` file as result rows; StoreError naming the
+    line and the problem when the file is not one."""
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        pass  # alive, another user's
-    return False
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != EXPORT_COLUMNS:
+                raise StoreError(f"{path} is not a result export: its columns must be {','.join(EXPORT_COLUMNS)}")
+            records = []
+            for row in reader:
+                try:
+                    records.append(_parse_export_row(row))
+                except (ValueError, TypeError, KeyError) as error:
+                    raise StoreError(f"{path} line {reader.line_num}: {error}") from None
+            return records
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise StoreError(f"cannot read {path}: {' '.join(str(error).split())}") from None
+
+
+def _parse_export_row(row: dict[str, str | None]) -> dict[str, object]:
+    if None in row or any(value is None for value in row.values()):
+        raise ValueError(f"expected {len(EXPORT_COLUMNS)} fields")
+    text = {key: value for key, value in row.items()}
+    _parse_key(text["budget_key"])  # a key of any code version parses
+    if text["status"] not in ("ok", "failed"):
+        raise ValueError(f"status {text['status']!r} is neither ok nor failed")
+    optional = lambda value, kind: None if value == "" else kind(value)  # noqa: E731
+    return {
+        "arch_hash": text["arch_hash"],
+        "budget_key": text["budget_key"],
+        "dataset": text["dataset"],
+        "genotype": text["genotype"],
+        "status": text["status"],
+        "accuracy": optional(text["accuracy"], float),
+        "seconds": float(text["seconds"]),
+        "flops": int(text["flops"]),
+        "params": int(text["params"]),
+        "loss": optional(text["loss"], float),
+        "epochs": int(text["epochs"]),
+        "reason": optional(text["reason"], str),
+        "device": text["device"],
+        "created_at": datetime.datetime.fromisoformat(text["created_at"]),
+    }
+
+
+def _worker_identity() -> str:
+    """``host:pid:uuid|proof``: the random UUID makes it unique to this store object on any
+    machine (host and pid are for people reading it); ``proof`` lets another worker on the same
+    kernel and in the same PID namespace tell that this process is dead (:func:`_provably_dead`)."""
+    host = socket.gethostname()[:40]
+    return f"{host}:{os.getpid()}:{uuid.uuid4().hex}|{_namespace() or '-'}:{_start_time(os.getpid()) or '-'}"
+
+
+def _namespace() -> str | None:
+    """This kernel boot and PID namespace, hashed; None where /proc does not say (not Linux)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return hashlib.sha256(f"{boot}|{namespace}".encode()).hexdigest()[:12]
+
+
+def _start_time(pid: int | str) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), or None when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _provably_dead(owner: str) -> bool:
+    """Whether claim owner ``owner`` is a process that no longer runs: it ran on this kernel in
+    this PID namespace (so its pid means the same here) and that pid is gone or now another
+    process (another start time). Anything else (another machine, a container, an older worker's
+    owner string) cannot be proven dead: its claim waits to expire."""
+    shown, _, proof = owner.partition("|")
+    namespace, _, started = proof.partition(":")
+    pid = shown.split(":")[-2] if shown.count(":") >= 2 else ""
+    if not pid.isdigit() or namespace != _namespace() or started in ("", "-"):
+        return False
+    return _start_time(pid) != started
 
 
 def _keys(budget: Budget) -> list[str]:
     return [result_key(budget, kind) for kind in NUMERICS]
-
-
-def _reason(error: Exception) -> str:
-    original = getattr(error, "orig", None) or error
-    return str(original).strip().splitlines()[0]

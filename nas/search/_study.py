@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import optuna
 import sqlalchemy.exc
 
-from nas._errors import NasError, StoreError
+from nas._errors import NasError, StoreError, display_url, hide_password, safe_name
 from nas.estimation._budget import Budget
 from nas.estimation._data import Dataset
 from nas.estimation._estimate import dataset_key
@@ -34,32 +34,68 @@ def search_setup(strategy: str, budget: Budget, dataset: Dataset) -> dict[str, A
     return {"kind": KIND, "strategy": strategy, "budget": budget.to_dict(), "dataset": dataset_key(dataset)}
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDB storage with heartbeats (an experimental Optuna feature, used on purpose: quiet).
+def open_storage(url: str, grace_seconds: float = GRACE_SECONDS) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats (an experimental Optuna feature, used on purpose: quiet):
+    a trial without a heartbeat for ``grace_seconds`` is failed as its worker's death.
 
     Workers starting together on a new database race to create Optuna's tables; the losers see
-    a duplicate-key error, and their second try finds the tables made.
+    a duplicate-key error, and their second try finds the tables made. Pooled connections are
+    checked before use, so a restarted database server is reconnected to.
     """
+    shown = display_url(url)
     for attempt in range(CREATE_ATTEMPTS):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
                     url,
-                    heartbeat_interval=HEARTBEAT_SECONDS,
-                    grace_period=GRACE_SECONDS,
+                    engine_kwargs={"pool_pre_ping": True},
+                    heartbeat_interval=max(1, min(HEARTBEAT_SECONDS, int(grace_seconds / 3))),
+                    grace_period=max(1, int(grace_seconds)),
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
                 )
         except ImportError as error:
-            raise StoreError(f"no driver for study storage {url}: {error}") from None
+            raise StoreError(f"no driver for study storage {shown}: {hide_password(str(error), url)}") from None
         except sqlalchemy.exc.IntegrityError:
             if attempt == CREATE_ATTEMPTS - 1:
-                raise StoreError(f"cannot create Optuna's tables in {url}: other workers kept racing") from None
+                raise StoreError(f"cannot create Optuna's tables in {shown}: other workers kept racing") from None
             time.sleep(1.0)
         except (sqlalchemy.exc.SQLAlchemyError, ValueError) as error:
-            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            raise StoreError(f"cannot open study storage {url}: {reason}") from None
+            raise StoreError(f"cannot open study storage {shown}: {storage_reason(error, url)}") from None
     raise AssertionError("unreachable")
+
+
+def storage_reason(error: BaseException, url: str) -> str:
+    """The first line of what went wrong in a storage, its password masked. Optuna's
+    ``StorageInternalError`` says only that something did: the cause it wraps says what
+    ("database disk image is malformed", "database or disk is full")."""
+    while isinstance(error, optuna.exceptions.StorageInternalError) and error.__cause__ is not None:
+        error = error.__cause__
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return hide_password(lines[0] if lines else type(error).__name__, url)
+
+
+def settle_running_trials(study: optuna.Study, say: Callable[[str], None], poll_seconds: float = 1.0) -> None:
+    """Fail the trials of dead workers (Optuna's ``fail_stale_trials``), waiting while trials run
+    whose heartbeat is recent: a live worker finishing its trial, or a killed one's within the
+    grace period. Called before a study that has its trials is declared done, so that no trial of
+    a killed worker stays RUNNING for ever."""
+    running = (optuna.trial.TrialState.RUNNING,)
+    said = False
+    while True:
+        optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False, states=running)
+        if not trials:
+            return
+        if not said:
+            numbers = ", ".join(str(trial.number) for trial in trials)
+            say(f"waiting for running trials {numbers}: they finish, or fail once their worker's heartbeat is stale")
+            said = True
+            # A worker killed before its first heartbeat left none, and Optuna fails only trials
+            # with a stale one: give each a heartbeat now; a live worker's own ones follow.
+            for trial in trials:
+                study._storage.record_heartbeat(trial._trial_id)
+        time.sleep(poll_seconds)
 
 
 def check_study(storage: optuna.storages.BaseStorage, name: str, setup: dict[str, Any]) -> int:
@@ -111,7 +147,7 @@ def load_search_study(storage: optuna.storages.BaseStorage, name: str) -> optuna
     try:
         study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
-        raise NasError(f"no study {name!r} in {getattr(storage, 'url', storage)}") from None
+        raise NasError(f"no study {safe_name(name)!r} in {display_url(getattr(storage, 'url', str(storage)))}") from None
     if study.user_attrs.get("kind") != KIND:
         raise NasError(f"study {name!r} is not an architecture search")
     return study

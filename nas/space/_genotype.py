@@ -200,13 +200,19 @@ def _parse_nodes(node: ast.expr, cell_name: str) -> tuple[Node, ...]:
     return tuple(nodes)
 
 
+_MAX_CONCAT = 64
+
+
 def _parse_concat(node: ast.expr, cell_name: str) -> tuple[int, ...]:
     if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "range":
         try:
-            bounds = [ast.literal_eval(arg) for arg in node.args]
-            return tuple(range(*bounds))
+            nodes = range(*[ast.literal_eval(arg) for arg in node.args])
         except (ValueError, TypeError):
             pass
+        else:
+            if len(nodes) > _MAX_CONCAT:  # no cell has that many nodes; do not build the tuple
+                raise GenotypeError(f"{cell_name}_concat {nodes} names {len(nodes)} nodes: far more than a cell has")
+            return tuple(nodes)
     else:
         try:
             value = ast.literal_eval(node)
