@@ -54,7 +54,8 @@ def default_device() -> torch.device:
 
 @dataclass(frozen=True)
 class Splits:
-    """The training images of a budget and the held-out images it measures, resized to its image size."""
+    """The training images of a budget (at the dataset's size: :func:`training_batches` crops, then
+    resizes them) and the held-out images it measures, resized to its image size."""
 
     train: ImageSet
     held_out: ImageSet
@@ -88,7 +89,8 @@ def _splits(dataset: Dataset, image_size: int, train_fraction: float, seed: int,
             raise DataError(f"{dataset.name}: {len(dataset.train)} training images are too few to set apart a validation split")
     if train_fraction < 1:
         train = subsample(train, train_fraction, seed=seed)
-    return Splits(resize(train, image_size), resize(held_out, image_size))
+    # Training images keep their size: the loader crops them there and then resizes (the authors' order).
+    return Splits(train, resize(held_out, image_size))
 
 
 def numerics(budget: Budget, device: torch.device | str) -> str:
@@ -127,6 +129,7 @@ def training_batches(images: ImageSet, dataset: Dataset, budget: Budget, device:
         device=device,
         seed=seed,
         cutout=budget.cutout,
+        size=budget.image_size,
     )
 
 
