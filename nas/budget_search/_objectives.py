@@ -123,7 +123,7 @@ class RecordedBudget:
         return correlate(*zip(*self.pairs))
 
 
-_PRECISIONS = {"16": "mixed", "32": "fp32"}
+_PRECISIONS = {"16": "half", "32": "fp32"}  # the authors' 16-bit budgets ran model.half()
 
 
 _BUDGET_COLUMNS = ("setting", "epochs", "batch_size", "lr", "layers", "precision_bits", "channels", "cutout", "image_size", "gpu_hours_per_arch")

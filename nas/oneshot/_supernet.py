@@ -55,6 +55,8 @@ def check_supernet_budget(budget: Budget) -> None:
             f"budget field 'evaluation' must be 'valid-last' for a supernet or DARTS search "
             f"(a search must not select by test accuracy), got {budget.evaluation!r}"
         )
+    if budget.precision == "half":
+        raise BudgetError("budget precision 'half' is for training one network; a supernet or DARTS search runs precision=mixed (bf16) or fp32")
     if budget.layers < 3:
         raise BudgetError(
             f"budget field 'layers' must be >= 3 for a supernet (a normal cell besides the two reductions), got {budget.layers}"
