@@ -18,7 +18,7 @@ from nas.cli._common import (
     set_threads,
     training_options,
 )
-from nas.estimation._budget import preset
+from nas.estimation._budget import TEST_SPLIT_NOTE, measures_on_test, preset
 
 
 def _describe(args: argparse.Namespace) -> None:
@@ -49,6 +49,7 @@ def _train(args: argparse.Namespace) -> int:
 
     genotype = parse_genotype(args.genotype)
     budget = budget_from_args(args)
+    split = _held_out_split(budget)
     device = device_from_args(args.device)
     if args.retry_failed and not args.storage:
         raise NasError("--retry-failed needs --storage: without a database nothing failed before")
@@ -66,11 +67,19 @@ def _train(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
     )
     if result.status == "ok":
-        text = f"valid accuracy {result.accuracy:.4f} in {result.seconds:.1f} s, final loss {result.loss:.4f}"
+        text = f"{split} accuracy {result.accuracy:.4f} in {result.seconds:.1f} s, final loss {result.loss:.4f}"
     else:
         text = f"failed: {result.reason}"
-    emit(args, result.to_dict(), text)
+    emit(args, {**result.to_dict(), "split": split}, text)
     return 0 if result.status == "ok" else 1
+
+
+def _held_out_split(budget) -> str:
+    """``"test"`` or ``"valid"``: where the budget measures; a test-split budget is said so on stderr."""
+    if measures_on_test(budget):
+        print(TEST_SPLIT_NOTE.format(budget.evaluation), file=sys.stderr)
+        return "test"
+    return "valid"
 
 
 def _estimate(args: argparse.Namespace) -> None:
@@ -80,6 +89,7 @@ def _estimate(args: argparse.Namespace) -> None:
 
     architectures = read_architectures(args.archs)
     budget = budget_from_args(args)
+    split = _held_out_split(budget)
     device = device_from_args(args.device)
     if args.workers < 1:
         raise NasError(f"--workers must be >= 1, got {args.workers}")
@@ -102,8 +112,8 @@ def _estimate(args: argparse.Namespace) -> None:
     hint = " (stored failures are kept: --retry-failed trains them again)" if failed else ""
     emit(
         args,
-        {name: result.to_dict() for name, result in results.items()},
-        f"{len(results)} architectures under this budget ({failed} failed{hint}), stored in {args.storage}",
+        {name: {**result.to_dict(), "split": split} for name, result in results.items()},
+        f"{len(results)} architectures under this budget ({failed} failed{hint}, {split} accuracies), stored in {args.storage}",
     )
 
 

@@ -63,6 +63,7 @@ def _search(args: argparse.Namespace) -> int:
     from nas.estimation._trainer import make_splits
     from nas.oneshot._darts import check_genotype_epoch, check_order
     from nas.oneshot._objective import DartsObjective
+    from nas.estimation._budget import refuse_test_split
     from nas.oneshot._supernet import check_supernet_budget
     from nas.search._objective import ArchitectureObjective
     from nas.search._strategies import make_sampler
@@ -72,6 +73,7 @@ def _search(args: argparse.Namespace) -> int:
     if not darts:
         make_sampler(args.strategy)  # every input is checked before a study or a result is written
     budget = budget_from_args(args)
+    refuse_test_split(budget, "an architecture search")
     if darts:
         check_supernet_budget(budget)
         if args.order is not None:

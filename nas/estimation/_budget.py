@@ -105,6 +105,26 @@ class Budget:
         return dataclasses.asdict(self)
 
 
+def measures_on_test(budget: Budget) -> bool:
+    return budget.evaluation.startswith("test")
+
+
+def refuse_test_split(budget: Budget, what: str) -> None:
+    """Raise a one-line :class:`BudgetError` when ``budget`` measures on the test split: ``what`` (an
+    architecture search) would then select by test accuracy, which makes the test result meaningless."""
+    if measures_on_test(budget):
+        raise BudgetError(
+            f"{what} must not measure on the test split (budget evaluation={budget.evaluation!r}): "
+            "use evaluation=valid-last; only nas evaluate reports the test accuracy of a chosen architecture"
+        )
+
+
+TEST_SPLIT_NOTE = (
+    "note: this budget measures on the test split (evaluation={}): fit for comparing estimators "
+    "with the authors' recorded numbers, never for choosing an architecture"
+)
+
+
 def field_names() -> list[str]:
     return [field.name for field in dataclasses.fields(Budget)]
 
