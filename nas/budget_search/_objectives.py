@@ -102,6 +102,7 @@ class TrainingObjective:
             correlation,
             cost,
             R_b={arch.name: results[arch.name].accuracy for arch in ok},
+            R_f={arch.name: arch.accuracy for arch in ok},  # for the report's paired comparison of budgets
             training_flops=self.space.training_cost(budget),
             mean_seconds=sum(results[arch.name].seconds for arch in ok) / len(ok),
         )
@@ -116,6 +117,7 @@ class RecordedBudget:
     budget: Budget
     gpu_hours: float
     pairs: tuple[tuple[float, float], ...]
+    archs: tuple[str, ...] = ()  # the architectures of ``pairs``, in order
 
     @functools.cached_property
     def correlation(self) -> Correlation:
@@ -155,10 +157,11 @@ def read_recorded_budgets(reference_dir: str | os.PathLike) -> list[RecordedBudg
         except (ValueError, KeyError) as error:
             raise TableError(f"{folder / 'budgets.csv'} line {line}: {error}") from None
         accuracies = table.get(row["setting"], {})
+        names = tuple(arch.name for arch in truth if arch.name in accuracies)
         pairs = tuple((arch.accuracy, accuracies[arch.name]) for arch in truth if arch.name in accuracies)
         if len(pairs) < 3:
             raise TableError(f"setting {row['setting']!r} has {len(pairs)} ground-truth architectures in budget_accuracies.csv")
-        recorded.append(RecordedBudget(row["setting"], budget, gpu_hours, pairs))
+        recorded.append(RecordedBudget(row["setting"], budget, gpu_hours, pairs, names))
     return recorded
 
 
@@ -201,5 +204,6 @@ class RecordedObjective:
     def __call__(self, trial: optuna.Trial) -> float:
         recorded = self.nearest(self.space.suggest(trial))
         cost = recorded.gpu_hours / self._max_hours
-        _record(trial, recorded.budget, recorded.correlation, cost, setting=recorded.setting, gpu_hours=recorded.gpu_hours)
+        full, budgeted = (dict(zip(recorded.archs, values)) for values in zip(*recorded.pairs))
+        _record(trial, recorded.budget, recorded.correlation, cost, setting=recorded.setting, gpu_hours=recorded.gpu_hours, R_f=full, R_b=budgeted)
         return recorded.correlation.spearman - self.penalty * cost

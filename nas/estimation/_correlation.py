@@ -58,3 +58,64 @@ def correlate(
         kendall=float(stats.kendalltau(x, y).statistic),
         n=len(x),
     )
+
+
+@dataclass(frozen=True)
+class SpearmanDifference:
+    """``delta`` = r_s(full, first) - r_s(full, second) over the same architectures, with its 95 %
+    paired bootstrap interval (architectures resampled once for both budgets)."""
+
+    delta: float
+    ci: tuple[float, float]
+    n: int
+
+    @property
+    def distinguishable(self) -> bool:
+        """Whether ``first`` ranks better than ``second`` beyond the noise: the interval is above 0."""
+        return bool(self.ci[0] > 0)
+
+
+def spearman_difference(
+    full: Sequence[float],
+    first: Sequence[float],
+    second: Sequence[float],
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> SpearmanDifference:
+    """Paired bootstrap of Δr_s between two budgets measured on the same architectures.
+
+    Two budgets' r_s over one set of architectures share that set's luck: an architecture both rank
+    wrongly lowers both. Resampling the architectures once for both budgets cancels it, where two
+    separate intervals would overlap even for budgets that rank differently. Two budgets whose
+    accuracies differ by a constant (or any increasing map) rank alike: Δr_s is 0 in every resample.
+    """
+    x, a, b = (np.asarray(values, dtype=float) for values in (full, first, second))
+    if not x.shape == a.shape == b.shape or x.ndim != 1:
+        raise ValueError(f"need three equally long lists of accuracies, got {x.shape}, {a.shape} and {b.shape}")
+    if len(x) < 3:
+        raise ValueError(f"need at least 3 architectures to correlate, got {len(x)}")
+
+    def delta(f: np.ndarray, p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
+        return _spearman(f, p, axis) - _spearman(f, q, axis)
+
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        resampled = stats.bootstrap(
+            (x, a, b),
+            delta,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        ).bootstrap_distribution
+        low, high = np.nanpercentile(resampled, [2.5, 97.5]) if np.isfinite(resampled).any() else (np.nan, np.nan)
+        return SpearmanDifference(float(delta(x, a, b)), (float(low), float(high)), len(x))
+
+
+def _spearman(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
+    """Spearman's r_s along ``axis`` of many resamples at once (NaN where one side is constant)."""
+    rx, ry = (stats.rankdata(v, axis=axis) for v in (x, y))
+    rx, ry = rx - rx.mean(axis=axis, keepdims=True), ry - ry.mean(axis=axis, keepdims=True)
+    return (rx * ry).sum(axis=axis) / np.sqrt((rx * rx).sum(axis=axis) * (ry * ry).sum(axis=axis))
