@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Sequence
@@ -119,3 +120,23 @@ def _spearman(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
     rx, ry = (stats.rankdata(v, axis=axis) for v in (x, y))
     rx, ry = rx - rx.mean(axis=axis, keepdims=True), ry - ry.mean(axis=axis, keepdims=True)
     return (rx * ry).sum(axis=axis) / np.sqrt((rx * rx).sum(axis=axis) * (ry * ry).sum(axis=axis))
+
+
+def seed_means(per_seed: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each architecture's mean accuracy over the seeds, for the architectures every seed measured."""
+    common = set(per_seed[0]).intersection(*per_seed[1:]) if per_seed else set()
+    return {name: float(np.mean([seed[name] for seed in per_seed])) for name in per_seed[0] if name in common}
+
+
+def seed_agreement(per_seed: Sequence[dict[str, float]]) -> float:
+    """Repeatability: the mean Spearman r_s between the accuracies of every two seeds, over the
+    architectures both measured (NaN with fewer than two seeds or three such architectures)."""
+    values = []
+    for i, first in enumerate(per_seed):
+        for second in per_seed[i + 1 :]:
+            common = [name for name in first if name in second]
+            if len(common) >= 3:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", stats.ConstantInputWarning)
+                    values.append(stats.spearmanr([first[n] for n in common], [second[n] for n in common]).statistic)
+    return float(np.nanmean(values)) if values and np.isfinite(values).any() else math.nan
