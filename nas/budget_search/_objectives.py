@@ -30,7 +30,7 @@ import optuna
 
 from nas.budget_search._bpe_space import BudgetSpace
 from nas.estimation._budget import Budget
-from nas.estimation._correlation import Correlation, correlate
+from nas.estimation._correlation import Correlation, correlate, seed_agreement
 from nas.estimation._data import Dataset
 from nas._errors import BudgetError
 from nas.estimation._estimate import estimate
@@ -70,7 +70,11 @@ class TrainingObjective:
         penalty: float = DEFAULT_PENALTY,
         device: str | None = None,
         progress: bool = True,
+        seeds: int = 1,
     ) -> None:
+        if seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {seeds}")
+        self.seeds = seeds  # each architecture trained under the budget's seed and the next ones; R_b is their mean
         if any(architecture.accuracy is None for architecture in architectures):
             raise TableError("every architecture needs its full-training accuracy (R_f)")
         if len(architectures) < 3:
@@ -82,16 +86,23 @@ class TrainingObjective:
     def __call__(self, trial: optuna.Trial) -> float:
         budget = self.space.suggest(trial)
         try:
-            results = estimate(self.architectures, budget, self.dataset, self.store, device=self.device, progress=self.progress)
+            runs = [
+                estimate(self.architectures, budget.replace(seed=budget.seed + k), self.dataset, self.store, device=self.device, progress=self.progress)
+                for k in range(self.seeds)
+            ]
         except BudgetError as error:  # a combination of the space this dataset cannot train
             trial.set_user_attr("reason", str(error))
             return math.nan
-        ok = [arch for arch in self.architectures if results[arch.name].status == "ok"]
+        results = runs[0]
+        ok = [arch for arch in self.architectures if all(run[arch.name].status == "ok" for run in runs)]
+        mean = {arch.name: sum(run[arch.name].accuracy for run in runs) / len(runs) for arch in ok}
+        if self.seeds > 1:
+            trial.set_user_attr("seed_to_seed_spearman", seed_agreement([{a.name: run[a.name].accuracy for a in ok} for run in runs]))
         trial.set_user_attr("failed_archs", len(self.architectures) - len(ok))
         if len(ok) < 3:
             trial.set_user_attr("reason", "fewer than 3 architectures trained without diverging")
             return math.nan  # Optuna marks the trial FAIL; MIP ignores it
-        correlation = correlate([arch.accuracy for arch in ok], [results[arch.name].accuracy for arch in ok])
+        correlation = correlate([arch.accuracy for arch in ok], [mean[arch.name] for arch in ok])
         if math.isnan(correlation.spearman):
             trial.set_user_attr("reason", "every architecture reached the same accuracy: nothing to rank")
             return math.nan
@@ -101,7 +112,7 @@ class TrainingObjective:
             budget,
             correlation,
             cost,
-            R_b={arch.name: results[arch.name].accuracy for arch in ok},
+            R_b=mean,
             R_f={arch.name: arch.accuracy for arch in ok},  # for the report's paired comparison of budgets
             training_flops=self.space.training_cost(budget),
             mean_seconds=sum(results[arch.name].seconds for arch in ok) / len(ok),
