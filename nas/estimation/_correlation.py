@@ -38,21 +38,9 @@ def correlate(
     if len(x) < 3:
         raise ValueError(f"need at least 3 architectures to correlate, got {len(x)}")
     with warnings.catch_warnings():
-        # Resamples of a few architectures often repeat one accuracy: their r_s is undefined (NaN)
-        # and left out of the interval below.
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         spearman = float(stats.spearmanr(x, y).statistic)
-        resampled = stats.bootstrap(
-            (x, y),
-            lambda a, b: stats.spearmanr(a, b).statistic,
-            paired=True,
-            vectorized=False,
-            n_resamples=n_resamples,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        ).bootstrap_distribution
-        low, high = np.nanpercentile(resampled, [2.5, 97.5]) if np.isfinite(resampled).any() else (np.nan, np.nan)
+    low, high = _paired_interval((x, y), _spearman, n_resamples, seed)
     return Correlation(
         spearman=spearman,
         spearman_ci=(float(low), float(high)),
@@ -100,22 +88,33 @@ def spearman_difference(
     def delta(f: np.ndarray, p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
         return _spearman(f, p, axis) - _spearman(f, q, axis)
 
+    low, high = _paired_interval((x, a, b), delta, n_resamples, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return SpearmanDifference(float(delta(x, a, b)), (low, high), len(x))
+
+
+def _paired_interval(samples: tuple[np.ndarray, ...], statistic, n_resamples: int, seed: int) -> tuple[float, float]:
+    """95 % percentile interval of ``statistic`` (vectorised along ``axis``) over paired bootstrap
+    resamples of the architectures. Resamples of a few architectures often repeat one accuracy:
+    their r_s is undefined (NaN) and left out of the interval."""
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         resampled = stats.bootstrap(
-            (x, a, b),
-            delta,
+            samples,
+            statistic,
             paired=True,
             vectorized=True,
             n_resamples=n_resamples,
             method="percentile",
             rng=np.random.default_rng(seed),
         ).bootstrap_distribution
-        low, high = np.nanpercentile(resampled, [2.5, 97.5]) if np.isfinite(resampled).any() else (np.nan, np.nan)
-        return SpearmanDifference(float(delta(x, a, b)), (float(low), float(high)), len(x))
+    if not np.isfinite(resampled).any():
+        return math.nan, math.nan
+    low, high = np.nanpercentile(resampled, [2.5, 97.5])
+    return float(low), float(high)
 
 
-def _spearman(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
+def _spearman(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     """Spearman's r_s along ``axis`` of many resamples at once (NaN where one side is constant)."""
     rx, ry = (stats.rankdata(v, axis=axis) for v in (x, y))
     rx, ry = rx - rx.mean(axis=axis, keepdims=True), ry - ry.mean(axis=axis, keepdims=True)
