@@ -157,14 +157,17 @@ def test_genotype_mutation_moves_one_input_or_changes_one_operation_half_the_tim
 
     from nas.space import SAMPLED_OPERATIONS, genotype_to_params, mutate_genotype_params, sample_genotype
 
-    space = {
-        name: optuna.distributions.CategoricalDistribution(SAMPLED_OPERATIONS if "_op" in name else [value])
-        for name, value in genotype_to_params(sample_genotype(0)).items()
-    }
+    def searched(params: dict) -> dict:  # the first node's inputs have one choice: samplers leave them out
+        return {name: value for name, value in params.items() if not name.endswith("node2_inputs")}
+
+    space = {name: optuna.distributions.CategoricalDistribution(SAMPLED_OPERATIONS) for name in genotype_to_params(sample_genotype(0))}
     rng, kinds = np.random.default_rng(0), []
     for seed in range(600):
-        parent = genotype_to_params(sample_genotype(seed))
+        parent = searched(genotype_to_params(sample_genotype(seed)))
         child, mutated = mutate_genotype_params(parent, space, rng)
+        assert set(child) == set(parent)
+        parent = {**parent, "normal_node2_inputs": "0-1", "reduce_node2_inputs": "0-1"}
+        child = {**child, "normal_node2_inputs": "0-1", "reduce_node2_inputs": "0-1"}
         node = mutated.rsplit("_", 1)[0]
         assert {n for n in child if child[n] != parent[n]} <= {f"{node}_inputs", f"{node}_op0", f"{node}_op1"}
         edges = {(child[f"{node}_op{slot}"], int(child[f"{node}_inputs"].split("-")[slot])) for slot in (0, 1)}
@@ -212,3 +215,15 @@ def test_reinforce_rewards_a_pruned_trial_by_its_last_reported_value() -> None:
 
     pruned, complete = policy(TrialState.PRUNED), policy(TrialState.COMPLETE)
     assert pruned == complete and pruned["p0"]["c"] > 0.25
+
+
+def test_evolution_over_the_genotype_parameters_mutates_every_child() -> None:
+    from nas.space import mutate_genotype_params, suggest_genotype
+
+    sampler = RegularizedEvolutionSampler(population_size=3, sample_size=2, seed=0, mutation=mutate_genotype_params)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda trial: float(len(suggest_genotype(trial).hash()) + trial.number % 5), n_trials=12)
+    for child in study.trials[3:]:
+        parent = study.trials[child.system_attrs["evolution:parent"]]
+        changed = {name for name in child.params if child.params[name] != parent.params[name]}
+        assert child.system_attrs["evolution:mutated"] in changed and len(changed) <= 3

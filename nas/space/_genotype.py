@@ -302,14 +302,18 @@ def mutate_genotype_params(values: dict, search_space: dict, rng) -> tuple[dict,
     :class:`~nas.search.RegularizedEvolutionSampler` (``rng`` a NumPy generator, the operations
     those of ``search_space``). Returns the child's values and the name of the mutated parameter
     (``..._inputs`` for an input mutation, which may also swap ``_op0``/``_op1`` as they follow the
-    sorted inputs); values that are not a whole genotype come back as they are, with ``None``.
+    sorted inputs); values that are not a whole genotype come back as they are, with ``None``. The
+    first node's inputs (always ``"0-1"``) may be absent: a sampler leaves single-choice parameters out.
     """
     prefixes = [f"{cell}_node{position + CELL_INPUTS}" for cell in ("normal", "reduce") for position in range(NODES)]
-    if set(values) != {f"{prefix}_{part}" for prefix in prefixes for part in ("inputs", "op0", "op1")}:
+    fixed = {f"{cell}_node{CELL_INPUTS}_inputs": _input_pairs(0)[0] for cell in ("normal", "reduce")}
+    whole = {**fixed, **values}
+    if set(whole) != {f"{prefix}_{part}" for prefix in prefixes for part in ("inputs", "op0", "op1")}:
         return values, None
     operations = search_space[f"{prefixes[0]}_op0"].choices
-    parent = suggest_genotype(_FixedValues(values), operations)
-    child = genotype_to_params(mutate_genotype(parent, random.Random(int(rng.integers(2**63))), operations))
+    parent = suggest_genotype(_FixedValues(whole), operations)
+    mutated = genotype_to_params(mutate_genotype(parent, random.Random(int(rng.integers(2**63))), operations))
+    child = {name: mutated[name] for name in values}
     changed = [name for name in sorted(child) if child[name] != values[name]]
     return child, next((name for name in changed if name.endswith("_inputs")), changed[0])
 
