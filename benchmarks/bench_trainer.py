@@ -4,13 +4,13 @@ Both train the same network (arch_001 of the reference set, or DARTS V2) with th
 and the same optimisation step, for a fixed number of steps after a warm-up:
 
 * baseline: a ``torch.utils.data.DataLoader`` (2 workers) over the decoded 32-px training images,
-  with per-sample torchvision transforms on PIL images (resize, random crop with padding, flip,
-  to-tensor, normalise), and an eager fp32 model in the default (NCHW) layout, as DARTS's own
-  training script does;
+  with per-sample torchvision transforms on PIL images (random crop at 32 px with 4-px padding,
+  flip, resize, to-tensor, normalise), and an eager fp32 model in the default (NCHW) layout, as the
+  authors' ``preproc.py`` does;
 * baseline at the budget's precision: the same, under the same autocast as the project's trainer;
-* project: images resized once and kept as one uint8 tensor on the device, augmented per batch
-  with tensor ops (``nas.estimation._data.BatchLoader``), a channels-last model (``build_network``), at the
-  budget's precision, and again in fp32.
+* project: the 32-px images kept as one uint8 tensor on the device, cropped, flipped and resized per
+  batch with tensor ops (``nas.estimation._data.BatchLoader``), a channels-last model (``build_network``),
+  at the budget's precision, and again in fp32.
 
 Usage: python benchmarks/bench_trainer.py [--data ../shared/data/cifar10-jpeg.zip] [--steps 30]
 Prints a table of images per second and each row's ratio to the fp32 baseline, measured in this run.
@@ -29,7 +29,7 @@ from torchvision import transforms
 from torchvision.transforms import functional as TF
 
 from nas import DARTS_V2, load_dataset, preset, read_architectures
-from nas.estimation._data import BatchLoader, ImageSet, resize
+from nas.estimation._data import BatchLoader, ImageSet
 from nas.estimation._trainer import TrainingStep, build_network, default_device
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -79,19 +79,18 @@ def main() -> None:
     dataset = load_dataset(args.data)
     reference = SHARED / "reference" / "zheng2020" / "ground_truth.csv"
     genotype = read_architectures(reference)[0].genotype if reference.exists() else DARTS_V2
-    size, pad = budget.image_size, budget.image_size // 8
+    size, side = budget.image_size, dataset.train.images.shape[-1]
     per_sample = transforms.Compose(
         [
-            transforms.Resize(size),
-            transforms.RandomCrop(size, padding=pad),
+            transforms.RandomCrop(side, padding=side // 8),
             transforms.RandomHorizontalFlip(),
+            transforms.Resize(size),
             transforms.ToTensor(),
             transforms.Normalize(dataset.mean, dataset.std),
         ]
     )
-    resized = resize(dataset.train, size)
-    if args.warmup + args.steps > len(resized) // budget.batch_size:
-        parser.error(f"--warmup + --steps must fit in one epoch ({len(resized) // budget.batch_size} steps)")
+    if args.warmup + args.steps > len(dataset.train) // budget.batch_size:
+        parser.error(f"--warmup + --steps must fit in one epoch ({len(dataset.train) // budget.batch_size} steps)")
 
     # Loaders are built per row, not shared: each starts with no prefetched batches.
     def plain_loader() -> DataLoader:
@@ -108,7 +107,7 @@ def main() -> None:
 
     def tensor_loader() -> BatchLoader:
         return BatchLoader(
-            resized, batch_size=budget.batch_size, train=True, mean=dataset.mean, std=dataset.std, device=device
+            dataset.train, batch_size=budget.batch_size, train=True, mean=dataset.mean, std=dataset.std, device=device, size=size
         )
 
     rows = []

@@ -55,7 +55,7 @@ def training_checks(budget: Budget, dataset: Dataset, device: torch.device, tole
     """Rows of (a): for each precision, two same-seed trainings and whether they pass."""
     chance = 1 / dataset.num_classes
     rows = []
-    for precision in ("fp32", "mixed"):
+    for precision in ("fp32", "mixed", "half"):
         short = budget.replace(precision=precision)
         first, second = (train(first_reference_genotype(), short, dataset, device=device, progress=False) for _ in range(2))
         finite = first.status == "ok" and second.status == "ok" and math.isfinite(first.loss) and math.isfinite(second.loss)

@@ -113,3 +113,20 @@ def test_training_objective_needs_full_training_accuracies(tmp_path):
     archs = [Architecture("a", sample_genotype(0))] * 3
     with pytest.raises(ValueError, match="full-training accuracy"):
         TrainingObjective(space, archs, load_dataset("synthetic:64"), ResultStore(f"sqlite:///{tmp_path / 'r.db'}"))
+
+
+def test_training_objective_under_several_seeds_ranks_the_per_architecture_means(tmp_path):
+    space = BudgetSpace(values={"epochs": (1,)}, fixed={"batch_size": 32, "lr": 0.05, "layers": 2, "channels": 4, "image_size": 16})
+    truth = [Architecture(f"a{i}", sample_genotype(i), accuracy=90.0 + i) for i in range(4)]
+    store = ResultStore(f"sqlite:///{tmp_path / 'study.db'}")
+    objective = TrainingObjective(space, truth, load_dataset("synthetic:256"), store, device="cpu", progress=False, seeds=2)
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=1)
+    assert store.count() == 8  # 4 architectures x 2 seeds
+    budget = study.trials[0].user_attrs["budget"]
+    from nas import Budget
+
+    per_seed = [store.accuracies(Budget(**{**budget, "seed": seed})).accuracies for seed in (0, 1)]
+    expected = {arch.name: (per_seed[0][arch.genotype.hash()] + per_seed[1][arch.genotype.hash()]) / 2 for arch in truth}
+    assert study.trials[0].user_attrs["R_b"] == pytest.approx(expected)
+    assert "seed_to_seed_spearman" in study.trials[0].user_attrs

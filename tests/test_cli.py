@@ -125,3 +125,27 @@ def test_estimate_progress_is_one_clean_line_per_architecture_in_a_log(tmp_path)
         "--quiet",
     )
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_estimate_under_several_seeds_prints_means_and_seed_to_seed_spearman(tmp_path):
+    archs = tmp_path / "archs.csv"
+    rows = [f"a{seed},\"{sample_genotype(seed).to_str()}\",{0.9 + seed / 100}" for seed in range(4)]
+    archs.write_text("arch,genotype,accuracy\n" + "\n".join(rows) + "\n")
+    args = (
+        "estimate", "--archs", str(archs), "--budget", "bpe1", "--data", "synthetic:128", "--cache-dir", str(tmp_path),
+        "--storage", f"sqlite:///{tmp_path / 'r.db'}", "--set", "epochs=1", "layers=3", "channels=4", "batch_size=32", "--quiet",
+    )
+    out = run_json(*args, "--seeds", "2")
+    summary, first = out["summary"], out["architectures"]["a0"]
+    assert summary["seeds"] == [0, 1] and set(first["seeds"]) == {"0", "1"}
+    runs = [first["seeds"][seed]["accuracy"] for seed in ("0", "1")]
+    assert first["mean_accuracy"] == pytest.approx(sum(runs) / 2)
+    assert -1 <= summary["seed_to_seed_spearman"] <= 1 and summary["spearman_of_means"]["n"] == 4
+    text = run_nas(*args, "--seeds", "2").stdout  # stored: nothing trained again
+    assert "seed-to-seed Spearman (mean over 2 seeds' pairs)" in text and "r_s of the per-architecture means" in text
+    stored = run_json(
+        "correlate", "--ground-truth", str(archs), "--storage", f"sqlite:///{tmp_path / 'r.db'}", "--budget", "bpe1",
+        "--set", "epochs=1", "layers=3", "channels=4", "batch_size=32", "--seeds", "2",
+    )
+    assert stored["spearman"] == pytest.approx(summary["spearman_of_means"]["spearman"])
+    assert stored["seed_to_seed_spearman"] == pytest.approx(summary["seed_to_seed_spearman"], nan_ok=True)

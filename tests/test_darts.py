@@ -197,6 +197,8 @@ def test_darts_trial_killed_after_an_epoch_resumes_to_the_same_genotype(tmp_path
     assert trial.value == expected.value
     assert trial.intermediate_values == expected.intermediate_values
     assert parse_genotype(trial.user_attrs["genotype"]).hash() == parse_genotype(expected.user_attrs["genotype"]).hash()
+    assert (expected.user_attrs["genotype_choice"], expected.user_attrs["genotype_from_epoch"]) == ("last", 2)
+
 
 
 def test_objective_rejects_what_darts_cannot_search(tmp_path) -> None:
@@ -208,3 +210,33 @@ def test_objective_rejects_what_darts_cannot_search(tmp_path) -> None:
     for evaluation in ("test-last", "test-best"):
         with pytest.raises(BudgetError, match="evaluation"):
             DartsObjective(TINY.replace(evaluation=evaluation), dataset, checkpoint_dir=tmp_path)
+
+
+def test_best_genotype_is_the_first_epoch_of_best_validation_accuracy() -> None:
+    from nas.oneshot import DartsResult, EpochRecord
+
+    history = tuple(EpochRecord(epoch, accuracy, f"g{epoch}") for epoch, accuracy in enumerate((0.3, 0.5, 0.5, 0.4), start=1))
+    result = DartsResult(parse_genotype(str(derive_genotype({"normal": torch.zeros(14, 8), "reduce": torch.zeros(14, 8)}))), {}, history)
+    assert result.chosen("best").epoch == 2  # ties keep the earlier epoch, as pt.darts' strict "<"
+    assert result.chosen("last").epoch == 4 and result.chosen("last").accuracy == result.accuracy
+    with pytest.raises(NasError, match="genotype epoch must be one of last, best"):
+        result.chosen("first")
+
+
+def test_objective_returns_the_best_epochs_genotype_when_asked(tmp_path) -> None:
+    dataset = load_dataset("synthetic:80")
+    budget, params = TINY.replace(epochs=3), {"seed": 3, "order": 1}
+    last = _study(tmp_path, "last")
+    last.enqueue_trial(params)
+    last.optimize(DartsObjective(budget, dataset, checkpoint_dir=tmp_path, device="cpu", progress=False), n_trials=1)
+    expected = last.trials[0]
+    assert (expected.user_attrs["genotype_choice"], expected.user_attrs["genotype_from_epoch"]) == ("last", 3)
+    best = _study(tmp_path, "best")  # the finished search's checkpoint answers at once
+    best.enqueue_trial(params)
+    best.optimize(DartsObjective(budget, dataset, checkpoint_dir=tmp_path, genotype_epoch="best", device="cpu", progress=False), n_trials=1)
+    chosen = best.trials[0]
+    epoch = chosen.user_attrs["genotype_from_epoch"]
+    values = expected.intermediate_values
+    assert chosen.user_attrs["genotype_choice"] == "best" and chosen.value == max(values.values()) == values[epoch]
+    assert epoch == min(step for step, value in values.items() if value == chosen.value)
+    assert chosen.user_attrs["genotype"] == str(parse_genotype(expected.user_attrs[f"genotype_epoch_{epoch}"]))

@@ -335,6 +335,51 @@ def test_cutout_zeroes_squares_after_normalisation() -> None:
     assert not torch.any(first_batch(loader(images, pad=0, cutout=0)) == 0)
 
 
+def test_crop_at_full_size_then_resize_as_the_authors() -> None:
+    """At 16 px each output is resize(crop(flip(x_32))) for one crop of the 4-px padded 32-px image
+    (their RandomCrop(32, padding=4), flip, Resize(16)), with odd offsets too, i.e. half-pixel
+    shifts at 16 px; the same seed draws the same batch."""
+    side, size, pad, copies = 32, 16, 4, 512
+    picture = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (3, side, side)).astype(np.uint8))
+    images = ImageSet(picture.expand(copies, -1, -1, -1).contiguous(), torch.zeros(copies, dtype=torch.int64))
+    batches = loader(images, size=size, seed=3)
+    assert batches.pad == pad
+    x = first_batch(batches)
+    assert x.shape == (copies, 3, size, size)
+    assert torch.equal(x, first_batch(loader(images, size=size, seed=3)))
+    outputs = to_pixels(x).round().to(torch.uint8)
+    padded = torch.nn.functional.pad(picture, (pad,) * 4)
+    crops = {
+        (top, left, flip): padded[:, top : top + side, left : left + side]
+        for top in range(2 * pad + 1)
+        for left in range(2 * pad + 1)
+        for flip in (False, True)
+    }
+    keys = list(crops)
+    flipped = [crop.flip(-1) if flip else crop for (_, _, flip), crop in crops.items()]
+    candidates = resize(ImageSet(torch.stack(flipped), torch.zeros(len(keys), dtype=torch.int64)), size).images
+    found = []
+    for output in outputs:
+        matches = [key for key, candidate in zip(keys, candidates) if torch.equal(output, candidate)]
+        assert len(matches) == 1
+        found.append(matches[0])
+    assert {(top, left) for top, left, _ in found} == {(t, l) for t in range(9) for l in range(9)}
+
+
+def test_resize_matches_pil_bilinear() -> None:
+    """Our batched resize against PIL's (what the authors' torchvision Resize runs), 32 -> 16 and 8 px:
+    within one grey level everywhere (PIL computes in fixed point), most values equal."""
+    pictures = load_dataset("synthetic:64").train.images
+    for size in (16, 8):
+        ours = resize(ImageSet(pictures, torch.zeros(64, dtype=torch.int64)), size).images
+        theirs = torch.stack([
+            torch.from_numpy(np.array(Image.fromarray(p.permute(1, 2, 0).numpy()).resize((size, size), Image.BILINEAR))).permute(2, 0, 1)
+            for p in pictures
+        ])
+        difference = (ours.int() - theirs.int()).abs()
+        assert difference.max() <= 1 and difference.float().mean() < 0.25
+
+
 def test_default_pad_is_an_eighth_of_the_side() -> None:
     assert loader(load_dataset("synthetic:20").train).pad == 4
     assert loader(resize(load_dataset("synthetic:20").train, 16)).pad == 2

@@ -52,3 +52,17 @@ def test_imagenet_mobile_network():
     assert 4e8 < count_flops(model, 224) < 6e8
     model.eval()
     assert model(torch.randn(1, 3, 64, 64))[0].shape == (1, 1000)
+
+
+def test_auxiliary_head_pools_as_the_authors() -> None:
+    """An 8x8 map (32 px) is pooled by AvgPool2d(5, stride=3), a 7x7 one by stride 2; a 4x4 map
+    (16 px), where their code pools adaptively, to 2x2 in quarters."""
+    head = cifar_network(DARTS_V2, channels=4, layers=6, num_classes=10, auxiliary=True).auxiliary_head
+    pool = head.features[1]
+    x = torch.randn(2, 16, 8, 8)
+    assert torch.equal(pool(x), torch.nn.functional.avg_pool2d(x, 5, stride=3))
+    assert not torch.allclose(pool(x), torch.nn.functional.adaptive_avg_pool2d(x, 2))
+    x = torch.randn(2, 16, 7, 7)
+    assert torch.equal(pool(x), torch.nn.functional.avg_pool2d(x, 5, stride=2))
+    x = torch.randn(2, 16, 4, 4)
+    assert torch.equal(pool(x), torch.nn.functional.adaptive_avg_pool2d(x, 2))

@@ -278,3 +278,39 @@ def test_report_states_the_verdict_and_training_costs(tmp_path) -> None:
     assert "**Not distinguishable from noise: the best budget's r_s 0.818" in text
     assert "training seconds / arch (measured here, no data decoding) 3.25" in text
     assert "training FLOPs / arch (multiply-adds) 2e+12" in text
+
+
+def _paired_study(accuracies: dict[int, list[float]], full: list[float]) -> optuna.Study:
+    """One trial per (layers: accuracies of the same architectures), with R_f and R_b recorded."""
+    distributions = {"layers": CategoricalDistribution([3, 5, 8])}
+    study = optuna.create_study(direction="maximize")
+    names = [f"arch_{i:03d}" for i in range(len(full))]
+    for layers, budgeted in accuracies.items():
+        correlation = nas.estimation.correlate(full, budgeted)
+        attrs = {
+            "r_s": correlation.spearman, "r_s_ci": list(correlation.spearman_ci), "kendall": correlation.kendall, "cost": 0.1,
+            "R_f": dict(zip(names, full)), "R_b": dict(zip(names, budgeted)),
+        }
+        value = correlation.spearman - 0.01 * layers  # the cheaper of two equal budgets is the best
+        study.add_trial(optuna.trial.create_trial(params={"layers": layers}, distributions=distributions, value=value, user_attrs=attrs))
+    return study
+
+
+def test_budgets_differing_by_a_constant_offset_are_not_distinguishable() -> None:
+    rng = np.random.default_rng(0)
+    full = rng.normal(0.9, 0.02, 40).tolist()
+    budgeted = (np.asarray(full) + rng.normal(0, 0.01, 40)).tolist()
+    difference = nas.estimation.spearman_difference(full, budgeted, [a - 0.05 for a in budgeted])
+    assert difference.delta == 0 and difference.ci == (0, 0) and not difference.distinguishable
+    verdict = nas.budget_search.noise_verdict(_paired_study({3: budgeted, 5: [a - 0.05 for a in budgeted]}, full), SYNTHETIC)
+    assert verdict.startswith("Not distinguishable from noise") and "Δr_s 0.000, 95% interval [0.00, 0.00]" in verdict
+    assert "no number of architectures would separate them" in verdict
+
+
+def test_a_budget_that_ranks_better_on_the_same_architectures_is_distinguishable() -> None:
+    rng = np.random.default_rng(1)
+    full = rng.normal(0.9, 0.02, 40)
+    good, poor = full + rng.normal(0, 0.005, 40), full + rng.normal(0, 0.04, 40)
+    study = _paired_study({3: good.tolist(), 5: poor.tolist()}, full.tolist())
+    verdict = nas.budget_search.noise_verdict(study, SYNTHETIC)
+    assert verdict.startswith("Distinguishable from noise") and "paired bootstrap over the same 40 architectures" in verdict

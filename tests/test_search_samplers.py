@@ -150,3 +150,80 @@ def test_multi_objective_study_is_refused_at_the_first_suggestion() -> None:
     study = optuna.create_study(directions=["minimize", "maximize"], sampler=SAMPLERS["reinforce"]())
     with pytest.raises(ValueError, match="single-objective"):
         study.optimize(lambda t: (toy(t), 0.0), n_trials=1)
+
+
+def test_genotype_mutation_moves_one_input_or_changes_one_operation_half_the_time_each() -> None:
+    import numpy as np
+
+    from nas.space import SAMPLED_OPERATIONS, genotype_to_params, mutate_genotype_params, sample_genotype
+
+    def searched(params: dict) -> dict:  # the first node's inputs have one choice: samplers leave them out
+        return {name: value for name, value in params.items() if not name.endswith("node2_inputs")}
+
+    space = {name: optuna.distributions.CategoricalDistribution(SAMPLED_OPERATIONS) for name in genotype_to_params(sample_genotype(0))}
+    rng, kinds = np.random.default_rng(0), []
+    for seed in range(600):
+        parent = searched(genotype_to_params(sample_genotype(seed)))
+        child, mutated = mutate_genotype_params(parent, space, rng)
+        assert set(child) == set(parent)
+        parent = {**parent, "normal_node2_inputs": "0-1", "reduce_node2_inputs": "0-1"}
+        child = {**child, "normal_node2_inputs": "0-1", "reduce_node2_inputs": "0-1"}
+        node = mutated.rsplit("_", 1)[0]
+        assert {n for n in child if child[n] != parent[n]} <= {f"{node}_inputs", f"{node}_op0", f"{node}_op1"}
+        edges = {(child[f"{node}_op{slot}"], int(child[f"{node}_inputs"].split("-")[slot])) for slot in (0, 1)}
+        before = {(parent[f"{node}_op{slot}"], int(parent[f"{node}_inputs"].split("-")[slot])) for slot in (0, 1)}
+        assert len(edges & before) == 1  # exactly one edge changed: its input or its operation
+        moved = mutated.endswith("_inputs")
+        kept_ops = sorted(op for op, _ in edges) == sorted(op for op, _ in before)
+        assert moved == kept_ops  # an input moves with its operation; otherwise an operation changes
+        kinds.append(moved)
+    assert 0.45 < np.mean(kinds) < 0.55  # Real et al.: each kind with probability 1/2
+    assert mutate_genotype_params({"p0": "a"}, {"p0": space["normal_node2_op0"]}, rng) == ({"p0": "a"}, None)
+
+
+def _pruned_then_complete(study: optuna.Study, pruned_value: float, complete_value: float) -> None:
+    for p0, state, value in (("c", TrialState.PRUNED, pruned_value), ("a", TrialState.COMPLETE, complete_value)):
+        study.enqueue_trial({"p0": p0, "p1": "a"})
+        trial = study.ask()
+        trial.suggest_categorical("p0", CHOICES)
+        trial.suggest_categorical("p1", CHOICES)
+        trial.report(value, 1)
+        study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+
+
+def test_a_pruned_trial_competes_with_its_last_reported_value() -> None:
+    sampler = RegularizedEvolutionSampler(population_size=2, sample_size=40, seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    _pruned_then_complete(study, pruned_value=0.9, complete_value=0.5)
+    assert [t.number for t in sampler.population(study)] == [0, 1]
+    child = study.ask()
+    child.suggest_categorical("p0", CHOICES)
+    assert study._storage.get_trial_system_attrs(child._trial_id)["evolution:parent"] == 0  # 0.9 beats 0.5
+
+
+def test_reinforce_rewards_a_pruned_trial_by_its_last_reported_value() -> None:
+    def policy(state: TrialState) -> dict:
+        sampler = ReinforceSampler(learning_rate=1.0, seed=0)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        _pruned_then_complete(study, pruned_value=0.9, complete_value=0.1)
+        if state == TrialState.COMPLETE:  # the same history with the first trial complete at 0.9
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+            for p0, value in (("c", 0.9), ("a", 0.1)):
+                study.enqueue_trial({"p0": p0, "p1": "a"})
+                study.optimize(lambda t: (t.suggest_categorical("p0", CHOICES), t.suggest_categorical("p1", CHOICES)) and value, n_trials=1)
+        return sampler.policy(study)
+
+    pruned, complete = policy(TrialState.PRUNED), policy(TrialState.COMPLETE)
+    assert pruned == complete and pruned["p0"]["c"] > 0.25
+
+
+def test_evolution_over_the_genotype_parameters_mutates_every_child() -> None:
+    from nas.space import mutate_genotype_params, suggest_genotype
+
+    sampler = RegularizedEvolutionSampler(population_size=3, sample_size=2, seed=0, mutation=mutate_genotype_params)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda trial: float(len(suggest_genotype(trial).hash()) + trial.number % 5), n_trials=12)
+    for child in study.trials[3:]:
+        parent = study.trials[child.system_attrs["evolution:parent"]]
+        changed = {name for name in child.params if child.params[name] != parent.params[name]}
+        assert child.system_attrs["evolution:mutated"] in changed and len(changed) <= 3

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import torch
 
-from nas import DARTS_V2, Budget, cifar_network, count_flops, load_dataset, sample_genotype, train
+from nas import DARTS_V2, Budget, BudgetError, cifar_network, count_flops, load_dataset, sample_genotype, train
 
 TINY = Budget(epochs=3, batch_size=32, lr=0.05, layers=3, channels=4, image_size=16)
 
@@ -115,3 +115,39 @@ def test_autocast_follows_the_given_device_and_dtype():
             assert (x @ x).dtype == torch.bfloat16
         with autocast(mixed, "cuda"):
             assert (x.cuda() @ x.cuda()).dtype == torch.float16
+
+
+def test_half_precision_refuses_the_cpu_in_one_line(synthetic):
+    from nas.estimation._trainer import numerics
+
+    half = TINY.replace(precision="half")
+    with pytest.raises(BudgetError, match=r"needs a CUDA device, not cpu: use precision=mixed .* or precision=fp32"):
+        train(DARTS_V2, half, synthetic, device="cpu", progress=False)
+    with pytest.raises(BudgetError, match="needs a CUDA device"):
+        numerics(half, "cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="precision=half runs on CUDA only")
+def test_half_precision_trains_an_fp16_network_on_cuda(synthetic):
+    from nas.estimation._trainer import build_network, numerics
+
+    half = TINY.replace(precision="half", epochs=2)
+    assert numerics(half, "cuda") == "cuda-half"
+    assert all(p.dtype == torch.float16 for p in build_network(DARTS_V2, half, 10, torch.device("cuda")).parameters())
+    result = train(DARTS_V2, half, synthetic, device="cuda", progress=False)
+    assert result.status == "ok" and result.accuracy > 0.2
+
+
+def test_bpe1_crops_at_32_px_then_resizes_to_16(synthetic):
+    """bpe1's batches come from the 32-px images padded by 4 (the authors' RandomCrop(32, padding=4)),
+    resized to 16 px after the crop; its held-out images are only resized."""
+    from nas.estimation._trainer import make_splits, training_batches
+    from nas.estimation._budget import preset
+
+    bpe1 = preset("bpe1")
+    splits = make_splits(synthetic, bpe1)
+    assert splits.train.images.shape[-1] == 32 and splits.held_out.images.shape[-1] == 16
+    loader = training_batches(splits.train, synthetic, bpe1, torch.device("cpu"), seed=0)
+    assert (loader.pad, loader.size) == (4, 16)
+    x, _ = next(iter(loader))
+    assert x.shape == (bpe1.batch_size, 3, 16, 16)

@@ -118,7 +118,7 @@ class BudgetSpace:
     def training_cost(self, budget: Budget) -> float:
         """Multiply-adds of training one architecture under ``budget`` (see the module docstring)."""
         images = self.train_images * budget.train_fraction
-        precision = 0.5 if budget.precision == "mixed" else 1.0
+        precision = 1.0 if budget.precision == "fp32" else 0.5
         flops = forward_flops(budget.layers, budget.channels, budget.image_size)
         return budget.epochs * images * 3 * flops * precision
 

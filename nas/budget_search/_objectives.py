@@ -30,7 +30,7 @@ import optuna
 
 from nas.budget_search._bpe_space import BudgetSpace
 from nas.estimation._budget import Budget
-from nas.estimation._correlation import Correlation, correlate
+from nas.estimation._correlation import Correlation, correlate, seed_agreement
 from nas.estimation._data import Dataset
 from nas._errors import BudgetError
 from nas.estimation._estimate import estimate
@@ -70,7 +70,11 @@ class TrainingObjective:
         penalty: float = DEFAULT_PENALTY,
         device: str | None = None,
         progress: bool = True,
+        seeds: int = 1,
     ) -> None:
+        if seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {seeds}")
+        self.seeds = seeds  # each architecture trained under the budget's seed and the next ones; R_b is their mean
         if any(architecture.accuracy is None for architecture in architectures):
             raise TableError("every architecture needs its full-training accuracy (R_f)")
         if len(architectures) < 3:
@@ -82,16 +86,23 @@ class TrainingObjective:
     def __call__(self, trial: optuna.Trial) -> float:
         budget = self.space.suggest(trial)
         try:
-            results = estimate(self.architectures, budget, self.dataset, self.store, device=self.device, progress=self.progress)
+            runs = [
+                estimate(self.architectures, budget.replace(seed=budget.seed + k), self.dataset, self.store, device=self.device, progress=self.progress)
+                for k in range(self.seeds)
+            ]
         except BudgetError as error:  # a combination of the space this dataset cannot train
             trial.set_user_attr("reason", str(error))
             return math.nan
-        ok = [arch for arch in self.architectures if results[arch.name].status == "ok"]
+        results = runs[0]
+        ok = [arch for arch in self.architectures if all(run[arch.name].status == "ok" for run in runs)]
+        mean = {arch.name: sum(run[arch.name].accuracy for run in runs) / len(runs) for arch in ok}
+        if self.seeds > 1:
+            trial.set_user_attr("seed_to_seed_spearman", seed_agreement([{a.name: run[a.name].accuracy for a in ok} for run in runs]))
         trial.set_user_attr("failed_archs", len(self.architectures) - len(ok))
         if len(ok) < 3:
             trial.set_user_attr("reason", "fewer than 3 architectures trained without diverging")
             return math.nan  # Optuna marks the trial FAIL; MIP ignores it
-        correlation = correlate([arch.accuracy for arch in ok], [results[arch.name].accuracy for arch in ok])
+        correlation = correlate([arch.accuracy for arch in ok], [mean[arch.name] for arch in ok])
         if math.isnan(correlation.spearman):
             trial.set_user_attr("reason", "every architecture reached the same accuracy: nothing to rank")
             return math.nan
@@ -101,7 +112,8 @@ class TrainingObjective:
             budget,
             correlation,
             cost,
-            R_b={arch.name: results[arch.name].accuracy for arch in ok},
+            R_b=mean,
+            R_f={arch.name: arch.accuracy for arch in ok},  # for the report's paired comparison of budgets
             training_flops=self.space.training_cost(budget),
             mean_seconds=sum(results[arch.name].seconds for arch in ok) / len(ok),
         )
@@ -116,6 +128,7 @@ class RecordedBudget:
     budget: Budget
     gpu_hours: float
     pairs: tuple[tuple[float, float], ...]
+    archs: tuple[str, ...] = ()  # the architectures of ``pairs``, in order
 
     @functools.cached_property
     def correlation(self) -> Correlation:
@@ -123,7 +136,7 @@ class RecordedBudget:
         return correlate(*zip(*self.pairs))
 
 
-_PRECISIONS = {"16": "mixed", "32": "fp32"}
+_PRECISIONS = {"16": "half", "32": "fp32"}  # the authors' 16-bit budgets ran model.half()
 
 
 _BUDGET_COLUMNS = ("setting", "epochs", "batch_size", "lr", "layers", "precision_bits", "channels", "cutout", "image_size", "gpu_hours_per_arch")
@@ -155,10 +168,11 @@ def read_recorded_budgets(reference_dir: str | os.PathLike) -> list[RecordedBudg
         except (ValueError, KeyError) as error:
             raise TableError(f"{folder / 'budgets.csv'} line {line}: {error}") from None
         accuracies = table.get(row["setting"], {})
+        names = tuple(arch.name for arch in truth if arch.name in accuracies)
         pairs = tuple((arch.accuracy, accuracies[arch.name]) for arch in truth if arch.name in accuracies)
         if len(pairs) < 3:
             raise TableError(f"setting {row['setting']!r} has {len(pairs)} ground-truth architectures in budget_accuracies.csv")
-        recorded.append(RecordedBudget(row["setting"], budget, gpu_hours, pairs))
+        recorded.append(RecordedBudget(row["setting"], budget, gpu_hours, pairs, names))
     return recorded
 
 
@@ -201,5 +215,6 @@ class RecordedObjective:
     def __call__(self, trial: optuna.Trial) -> float:
         recorded = self.nearest(self.space.suggest(trial))
         cost = recorded.gpu_hours / self._max_hours
-        _record(trial, recorded.budget, recorded.correlation, cost, setting=recorded.setting, gpu_hours=recorded.gpu_hours)
+        full, budgeted = (dict(zip(recorded.archs, values)) for values in zip(*recorded.pairs))
+        _record(trial, recorded.budget, recorded.correlation, cost, setting=recorded.setting, gpu_hours=recorded.gpu_hours, R_f=full, R_b=budgeted)
         return recorded.correlation.spearman - self.penalty * cost

@@ -33,6 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 from plotly.subplots import make_subplots
 
 from nas.budget_search._bpe_space import BudgetSpace
+from nas.estimation._correlation import SpearmanDifference, spearman_difference
 from optuna_mip import decisions_markdown, plot_importance_history, pruning_history
 from optuna_mip.importance import (
     ForestImportanceEvaluator,
@@ -396,6 +397,45 @@ def _separation_verdict(rows: Sequence[dict[str, Any]], n_architectures: int | N
     return False, f"Not distinguishable from noise: the best budget's {measured}, {holds}; {needed}"
 
 
+def _paired_differences(best: FrozenTrial, others: Sequence[FrozenTrial]) -> list[tuple[float, SpearmanDifference]]:
+    """(other r_s, Δr_s of the best over it) for each other budget measured on >= 3 of the best's
+    architectures (``R_f``/``R_b`` user attributes); empty when the best trial did not record them."""
+    full, ranked = best.user_attrs.get("R_f"), best.user_attrs.get("R_b")
+    if not isinstance(full, dict) or not isinstance(ranked, dict):
+        return []
+    differences = []
+    for other in others:
+        other_ranked = other.user_attrs.get("R_b")
+        common = [name for name in full if name in ranked and isinstance(other_ranked, dict) and name in other_ranked]
+        if len(common) >= 3:
+            difference = spearman_difference(
+                [full[name] for name in common], [ranked[name] for name in common], [other_ranked[name] for name in common]
+            )
+            differences.append((other.user_attrs.get("r_s", math.nan), difference))
+    return differences
+
+
+def _paired_verdict(r_s: float, differences: Sequence[tuple[float, SpearmanDifference]]) -> str:
+    """The best budget is distinguishable when its paired Δr_s over every other budget has a 95 %
+    interval above 0. Otherwise, for the closest rival (lowest interval), the interval's lower
+    half-width h = Δ - low shrinks as 1/sqrt(n), so it falls below Δ at n ~ n_now * (h / Δ)^2."""
+    rival_r_s, closest = min(differences, key=lambda item: item[1].ci[0])
+    low, high = closest.ci
+    measured = (
+        f"r_s {r_s:.3f}, by a paired bootstrap over the same {closest.n} architectures against the closest "
+        f"of {len(differences)} other budget(s) (r_s {rival_r_s:.3f}): Δr_s {closest.delta:.3f}, 95% interval [{low:.2f}, {high:.2f}]"
+    )
+    if closest.distinguishable:
+        return f"Distinguishable from noise: the best budget's {measured}, above 0."
+    held = sum(not difference.distinguishable for _, difference in differences)
+    if closest.delta <= 0:
+        needed = "no number of architectures would separate them: the other budget ranks as well or better."
+    else:
+        count = math.ceil(closest.n * ((closest.delta - low) / closest.delta) ** 2)
+        needed = f"separating them would take about {count} architectures (the interval narrows as 1/sqrt(n))."
+    return f"Not distinguishable from noise: the best budget's {measured}, which holds 0 ({held} budget(s) so); {needed}"
+
+
 def _importance_verdict(importance: dict[str, float], null: dict[str, tuple[float, float]]) -> str | None:
     """A sentence when no hyper-parameter's importance clears its null's 95th percentile."""
     if not importance or not null or any(importance[name] > null[name][1] for name in importance):
@@ -411,8 +451,13 @@ def _verdict(
 ) -> str:
     if not rows:
         return "No complete trial yet: nothing to judge."
-    best = next(t for t in complete if t.number == rows[0]["trial"])
-    _, sentence = _separation_verdict(rows, _architecture_count(best))
+    trials = {t.number: t for t in complete}
+    best = trials[rows[0]["trial"]]
+    differences = _paired_differences(best, [trials[row["trial"]] for row in rows[1:]])
+    if differences:
+        sentence = _paired_verdict(rows[0]["r_s"], differences)
+    else:
+        _, sentence = _separation_verdict(rows, _architecture_count(best))
     remark = _importance_verdict(importance, null)
     return f"{sentence} {remark}" if remark else sentence
 
@@ -423,7 +468,8 @@ def noise_verdict(study: optuna.Study, space: BudgetSpace, *, n_shuffles: int = 
     A best budget picked from a handful of architectures often has an r_s interval that holds the
     other budgets' r_s: its rank among budgets is then a draw, not a finding. The sentence starts
     with "Distinguishable from noise" or "Not distinguishable from noise"; the rule is
-    :func:`_separation_verdict`'s. It adds a sentence when no importance clears its null
+    :func:`_paired_verdict`'s (a paired bootstrap of Δr_s over the same architectures) when the
+    trials recorded per-architecture accuracies (``R_f``, ``R_b``), else :func:`_separation_verdict`'s. It adds a sentence when no importance clears its null
     (:func:`null_importances`), since MIP's decisions are then noise too. This is the verdict of
     :func:`write_report`'s "Best budget" section.
     """

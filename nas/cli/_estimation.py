@@ -18,7 +18,7 @@ from nas.cli._common import (
     set_threads,
     training_options,
 )
-from nas.estimation._budget import preset
+from nas.estimation._budget import TEST_SPLIT_NOTE, measures_on_test, preset
 
 
 def _describe(args: argparse.Namespace) -> None:
@@ -49,6 +49,7 @@ def _train(args: argparse.Namespace) -> int:
 
     genotype = parse_genotype(args.genotype)
     budget = budget_from_args(args)
+    split = _held_out_split(budget)
     device = device_from_args(args.device)
     if args.retry_failed and not args.storage:
         raise NasError("--retry-failed needs --storage: without a database nothing failed before")
@@ -66,11 +67,19 @@ def _train(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
     )
     if result.status == "ok":
-        text = f"valid accuracy {result.accuracy:.4f} in {result.seconds:.1f} s, final loss {result.loss:.4f}"
+        text = f"{split} accuracy {result.accuracy:.4f} in {result.seconds:.1f} s, final loss {result.loss:.4f}"
     else:
         text = f"failed: {result.reason}"
-    emit(args, result.to_dict(), text)
+    emit(args, {**result.to_dict(), "split": split}, text)
     return 0 if result.status == "ok" else 1
+
+
+def _held_out_split(budget) -> str:
+    """``"test"`` or ``"valid"``: where the budget measures; a test-split budget is said so on stderr."""
+    if measures_on_test(budget):
+        print(TEST_SPLIT_NOTE.format(budget.evaluation), file=sys.stderr)
+        return "test"
+    return "valid"
 
 
 def _estimate(args: argparse.Namespace) -> None:
@@ -78,8 +87,10 @@ def _estimate(args: argparse.Namespace) -> None:
     from nas.estimation._store import ResultStore
     from nas.estimation._tables import read_architectures
 
-    architectures = read_architectures(args.archs)
+    architectures = read_architectures(args.archs, with_accuracy=args.seeds > 1 and _has_accuracy_column(args.archs))
     budget = budget_from_args(args)
+    _seeds(budget, args.seeds)
+    split = _held_out_split(budget)
     device = device_from_args(args.device)
     if args.workers < 1:
         raise NasError(f"--workers must be >= 1, got {args.workers}")
@@ -87,28 +98,73 @@ def _estimate(args: argparse.Namespace) -> None:
     set_threads(threads)
     dataset = load_data(args)
     store = ResultStore(args.storage)
-    results = estimate(
-        architectures,
-        budget,
-        dataset,
-        store,
-        device=device,
-        progress=not args.quiet,
-        retry_failed=args.retry_failed,
-        workers=args.workers,
-        threads=threads,
-    )
-    failed = sum(result.status != "ok" for result in results.values())
+    per_seed = {}
+    for seed in _seeds(budget, args.seeds):
+        per_seed[seed] = estimate(
+            architectures,
+            budget.replace(seed=seed),
+            dataset,
+            store,
+            device=device,
+            progress=not args.quiet,
+            retry_failed=args.retry_failed,
+            workers=args.workers,
+            threads=threads,
+        )
+    results = per_seed[budget.seed]
+    failed = sum(result.status != "ok" for runs in per_seed.values() for result in runs.values())
     hint = " (stored failures are kept: --retry-failed trains them again)" if failed else ""
-    emit(
-        args,
-        {name: result.to_dict() for name, result in results.items()},
-        f"{len(results)} architectures under this budget ({failed} failed{hint}), stored in {store.shown_url}",
-    )
+    payload = {name: {**result.to_dict(), "split": split} for name, result in results.items()}
+    text = f"{len(results)} architectures under this budget ({failed} failed{hint}, {split} accuracies), stored in {store.shown_url}"
+    if args.seeds > 1:
+        payload, text = _seed_summary(architectures, per_seed, split, text)
+    emit(args, payload, text)
+
+
+def _has_accuracy_column(path: str) -> bool:
+    import csv
+
+    try:
+        with open(path, newline="") as file:
+            return "accuracy" in next(csv.reader(file), [])
+    except OSError:
+        return False  # read_architectures names the problem
+
+
+def _seeds(budget, count: int) -> list[int]:
+    if count < 1:
+        raise NasError(f"--seeds must be >= 1, got {count}")
+    return [budget.seed + k for k in range(count)]
+
+
+def _seed_summary(architectures, per_seed: dict, split: str, text: str) -> tuple[dict, str]:
+    """Per-architecture means over the seeds, seed-to-seed Spearman and, with ground truth, r_s of the means."""
+    from nas.estimation._correlation import correlate, seed_agreement, seed_means
+
+    accuracies = [{name: r.accuracy for name, r in runs.items() if r.status == "ok"} for runs in per_seed.values()]
+    means = seed_means(accuracies)
+    agreement = seed_agreement(accuracies)
+    payload = {
+        name: {"seeds": {str(seed): runs[name].to_dict() for seed, runs in per_seed.items()}, "mean_accuracy": means.get(name), "split": split}
+        for name in next(iter(per_seed.values()))
+    }
+    rows = [f"{'arch':<16} " + " ".join(f"seed {seed:<5}" for seed in per_seed) + "  mean"]
+    for name in payload:
+        cells = " ".join(f"{accuracy[name]:<10.4f}" if name in accuracy else f"{'-':<10}" for accuracy in accuracies)
+        rows.append(f"{name:<16} {cells}  {means[name]:.4f}" if name in means else f"{name:<16} {cells}  -")
+    summary = {"seed_to_seed_spearman": agreement, "seeds": list(per_seed)}
+    rows.append(f"seed-to-seed Spearman (mean over {len(per_seed)} seeds' pairs): {agreement:.3f}")
+    truth = [arch for arch in architectures if arch.accuracy is not None and arch.name in means]
+    if len(truth) >= 3:
+        correlation = correlate([arch.accuracy for arch in truth], [means[arch.name] for arch in truth])
+        summary["spearman_of_means"] = correlation.to_dict()
+        low, high = correlation.spearman_ci
+        rows.append(f"r_s of the per-architecture means {correlation.spearman:.3f} (95% CI {low:.3f} to {high:.3f}), n {correlation.n}")
+    return {"architectures": payload, "summary": summary}, "\n".join(rows + [text])
 
 
 def _correlate(args: argparse.Namespace) -> None:
-    from nas.estimation._correlation import correlate
+    from nas.estimation._correlation import correlate, seed_agreement, seed_means
     from nas.estimation._tables import TableError, read_architectures, read_recorded
 
     truth = read_architectures(args.ground_truth, with_accuracy=True)
@@ -124,8 +180,11 @@ def _correlate(args: argparse.Namespace) -> None:
 
         if not args.budget:
             raise TableError("give either --table CSV --setting NAME or --storage URL --budget NAME")
-        stored = _existing_store(args.storage).accuracies(budget_from_args(args), args.dataset, args.numerics)
-        accuracies = stored.accuracies
+        budget = budget_from_args(args)
+        store = _existing_store(args.storage)
+        runs = [store.accuracies(budget.replace(seed=seed), args.dataset, args.numerics) for seed in _seeds(budget, args.seeds)]
+        stored = runs[0]
+        accuracies = seed_means([run.accuracies for run in runs])  # the per-architecture mean over the seeds
         pairs = [(arch.accuracy, accuracies[arch.genotype.hash()]) for arch in truth if arch.genotype.hash() in accuracies]
         source = f"{display_url(args.storage)} budget {args.budget}"
     if len(pairs) < 3:
@@ -137,9 +196,13 @@ def _correlate(args: argparse.Namespace) -> None:
         f"Spearman r_s {result.spearman:.3f} (95% CI {low:.3f} to {high:.3f}), Kendall tau {result.kendall:.3f}, "
         f"n {result.n}"
     )
+    extra = {}
+    if args.seeds > 1 and stored is not None:
+        extra["seed_to_seed_spearman"] = seed_agreement([run.accuracies for run in runs])
+        text += f" (means over {args.seeds} seeds; seed-to-seed Spearman {extra['seed_to_seed_spearman']:.3f})"
     if stored is not None and stored.skipped:
         text += f"\nskipped: {stored.skipped_text()}"
-    emit(args, {**result.to_dict(), "skipped": stored.skipped if stored else {}}, text)
+    emit(args, {**result.to_dict(), **extra, "skipped": stored.skipped if stored else {}}, text)
 
 
 def _existing_store(url: str):
@@ -206,6 +269,13 @@ def register(command: Commands) -> None:
     sub.add_argument(
         "--workers", type=int, default=1, help="train this many architectures side by side, one process each (default 1)"
     )
+    sub.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train each architecture under this many seeds (the budget's seed and the next ones); the table gives "
+        "the per-architecture means, seed-to-seed Spearman and, when --archs has an accuracy column, r_s of the means",
+    )
 
     sub = command("export", _export, "write every stored result (keys, code version and arithmetic intact) to a CSV file")
     sub.add_argument("--storage", default=DEFAULT_STORAGE, help="database URL of the stored results")
@@ -224,4 +294,5 @@ def register(command: Commands) -> None:
     sub.add_argument("--dataset", help="only results on this dataset key (default: any)")
     sub.add_argument("--numerics", help="only results that ran in this arithmetic, e.g. cpu-fp32 or cuda-fp16 (default: any)")
     sub.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    sub.add_argument("--seeds", type=int, default=1, help="estimated mode: average each architecture over this many budget seeds (as estimate --seeds)")
     budget_options(sub, required=False)

@@ -16,7 +16,7 @@ from nas.cli._common import (
     set_threads,
     training_options,
 )
-from nas.estimation._budget import preset
+from nas.estimation._budget import preset, refuse_test_split
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "zheng2020" / "ground_truth.csv"
 # Local r_s trains each sampled architecture on its own: the paper uses BPE-2; this default is
@@ -40,6 +40,8 @@ def _oneshot(args: argparse.Namespace) -> None:
     check_sampling(args.sampling, args.random_level)
     budget = budget_from_args(args)
     local_budget = preset(args.local_budget).with_settings(args.local_set)
+    refuse_test_split(budget, "the one-shot analysis's supernet")
+    refuse_test_split(local_budget, "the one-shot analysis's sampled architectures (--local-budget)")
     epochs = _epochs(args.epochs_to_evaluate) if args.epochs_to_evaluate else list(range(1, budget.epochs + 1))
     reference = read_architectures(args.reference, with_accuracy=True)
     if args.archs is not None:

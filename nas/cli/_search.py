@@ -62,8 +62,9 @@ def _search(args: argparse.Namespace) -> int:
     from nas._progress import Progress
     from nas.estimation._store import ResultStore
     from nas.estimation._trainer import make_splits
-    from nas.oneshot._darts import check_order
+    from nas.oneshot._darts import check_genotype_epoch, check_order
     from nas.oneshot._objective import DartsObjective
+    from nas.estimation._budget import refuse_test_split
     from nas.oneshot._supernet import check_supernet_budget
     from nas.search._objective import ArchitectureObjective
     from nas.search._strategies import make_sampler
@@ -80,10 +81,12 @@ def _search(args: argparse.Namespace) -> int:
     if not darts:
         make_sampler(args.strategy)  # every input is checked before a study or a result is written
     budget = budget_from_args(args)
+    refuse_test_split(budget, "an architecture search")
     if darts:
         check_supernet_budget(budget)
         if args.order is not None:
             check_order(args.order)
+        check_genotype_epoch(args.darts_genotype)
     pruner = _pruner(args.pruner, budget.epochs)
     if args.trials < 1:
         raise NasError(f"--trials must be >= 1, got {args.trials}")
@@ -109,7 +112,9 @@ def _search(args: argparse.Namespace) -> int:
     # Per-trial lines say enough; a training bar only on a terminal.
     bars = not args.quiet and sys.stderr.isatty()
     if darts:
-        objective = DartsObjective(budget, dataset, checkpoint_dir=args.checkpoint_dir, order=args.order, device=device, progress=bars)
+        objective = DartsObjective(
+            budget, dataset, checkpoint_dir=args.checkpoint_dir, order=args.order, genotype_epoch=args.darts_genotype, device=device, progress=bars
+        )
     else:
         objective = ArchitectureObjective(budget, dataset, ResultStore(args.storage), device=device, progress=bars)
     done = len(complete_trials(study))
@@ -234,6 +239,11 @@ def register(command: Commands) -> None:
     sub.add_argument("--pruner", default="none", help=f"stop poor trainings early: {', '.join(PRUNERS)} (default none)")
     sub.add_argument("--order", type=int, help="darts only: 1 (first order) or 2 (second order); default: a trial parameter")
     sub.add_argument("--checkpoint-dir", default="runs/darts-checkpoints", help="darts only: per-epoch checkpoints of each search")
+    sub.add_argument(
+        "--darts-genotype",
+        default="last",
+        help="darts only: the genotype of the 'last' epoch (DARTS's code, default) or of the 'best' supernet validation epoch (pt.darts, the authors)",
+    )
 
     sub = command("evaluate", _evaluate, "final training of a genotype, or of a study's best, measured on the test split")
     sub.add_argument("genotype", nargs="?", help="genotype text (or use --study)")

@@ -2,7 +2,7 @@
 correlation."""
 
 from nas.estimation._budget import PRESETS, Budget, preset
-from nas.estimation._correlation import Correlation, correlate
+from nas.estimation._correlation import Correlation, SpearmanDifference, correlate, spearman_difference
 from nas.estimation._data import DataError, Dataset, load_dataset
 from nas.estimation._estimate import dataset_key, estimate, get_or_train
 from nas.estimation._final import evaluate_final
@@ -22,6 +22,7 @@ __all__ = [
     "ProxyError",
     "ProxyResult",
     "ResultStore",
+    "SpearmanDifference",
     "TableError",
     "TrainResult",
     "correlate",
@@ -34,5 +35,6 @@ __all__ = [
     "read_architectures",
     "read_recorded",
     "score",
+    "spearman_difference",
     "train",
 ]

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from nas._errors import BudgetError
 
-PRECISIONS = ("fp32", "mixed")
+PRECISIONS = ("fp32", "mixed", "half")
 # What a training reports: the last epoch's accuracy on the validation split set apart from the
 # training images (ours, for search), the best epoch's accuracy on the test split (the authors'
 # BPE evaluation: trained on all training images, as pt.darts), or the last epoch's test accuracy
@@ -22,7 +22,8 @@ class Budget:
     """How one architecture is trained to estimate its performance.
 
     The first eight fields are the paper's BPE hyper-parameters. ``precision`` is ``"fp32"`` or
-    ``"mixed"`` (autocast: fp16 on CUDA, bf16 on CPU). ``train_fraction`` samples the training split
+    ``"mixed"`` (autocast: fp16 on CUDA, bf16 on CPU) or ``"half"`` (CUDA only: ``model.half()``, fp16
+    weights, batch norm and SGD updates without loss scaling, the authors' 16-bit budgets). ``train_fraction`` samples the training split
     (dataset sampling), ``seed`` seeds initialisation, sampling and augmentation. The optimiser
     follows DARTS: SGD with momentum 0.9, weight decay 3e-4, cosine schedule, gradient clipping 5.
     ``evaluation`` is one of :data:`EVALUATIONS` and ``network`` the CIFAR network or DARTS's
@@ -102,6 +103,26 @@ class Budget:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def measures_on_test(budget: Budget) -> bool:
+    return budget.evaluation.startswith("test")
+
+
+def refuse_test_split(budget: Budget, what: str) -> None:
+    """Raise a one-line :class:`BudgetError` when ``budget`` measures on the test split: ``what`` (an
+    architecture search) would then select by test accuracy, which makes the test result meaningless."""
+    if measures_on_test(budget):
+        raise BudgetError(
+            f"{what} must not measure on the test split (budget evaluation={budget.evaluation!r}): "
+            "use evaluation=valid-last; only nas evaluate reports the test accuracy of a chosen architecture"
+        )
+
+
+TEST_SPLIT_NOTE = (
+    "note: this budget measures on the test split (evaluation={}): fit for comparing estimators "
+    "with the authors' recorded numbers, never for choosing an architecture"
+)
 
 
 def field_names() -> list[str]:

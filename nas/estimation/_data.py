@@ -666,11 +666,14 @@ class BatchLoader:
     * a random crop back to ``H x W`` of the image zero-padded by ``pad`` (default ``H // 8``: 4 px at
       32, DARTS's ``RandomCrop(32, padding=4)``),
     * a horizontal flip with probability 1/2,
+    * a resize to ``size`` x ``size`` when given (bilinear, antialiased, rounded as :func:`resize`),
+      after the crop and flip as the authors' ``preproc.py`` (``RandomCrop(32, padding=4)``, flip,
+      then PIL's ``Resize``): at 16 px a crop shifts the image by half-pixels, not by 2-px steps;
     * after normalisation, as DARTS, ``cutout``: a ``cutout x cutout`` square set to 0 around a
       uniform random centre, clipped at the border (0 = off; the side is exactly ``cutout``, the
       same as DARTS's ``Cutout`` for its even lengths).
 
-    Randomness comes from a ``torch.Generator`` on ``device``, re-seeded at each epoch from
+    Evaluation images are only resized to ``size``. Randomness comes from a ``torch.Generator`` on ``device``, re-seeded at each epoch from
     ``(seed, epoch)``: the same seed gives the same batches (on CPU, bit for bit), whether or not an
     earlier epoch was read to the end. ``epoch`` counts the training epochs begun; set it to resume.
     """
@@ -687,12 +690,16 @@ class BatchLoader:
         seed: int = 0,
         cutout: int = 0,
         pad: int | None = None,
+        size: int | None = None,
     ) -> None:
+        if not train and size is not None:
+            images = resize(images, size)
         height, width = images.images.shape[-2:]
         pad = min(height, width) // 8 if pad is None else pad
         if batch_size < 1 or cutout < 0 or pad < 0:
             raise ValueError(f"need batch_size >= 1, cutout >= 0, pad >= 0; got {batch_size}, {cutout}, {pad}")
         self.batch_size, self.train, self.seed, self.cutout, self.pad = batch_size, train, seed, cutout, pad
+        self.size = size if train and size is not None and (size, size) != (height, width) else None
         self.epoch = 0
         self.device = torch.device(device)
         pixels = images.images.to(self.device)
@@ -703,6 +710,9 @@ class BatchLoader:
         self._scale, self._shift = 1 / (255 * std_), mean_ / std_
         self._rows = torch.arange(height, device=self.device)
         self._cols = torch.arange(width, device=self.device)
+        # Cutout cuts the output images, which a resize makes ``size`` square.
+        self._out_rows = self._rows if self.size is None else torch.arange(self.size, device=self.device)
+        self._out_cols = self._cols if self.size is None else self._out_rows
         self._generator = torch.Generator(device=self.device)
 
     def __len__(self) -> int:
@@ -729,7 +739,7 @@ class BatchLoader:
         return pixels.to(torch.float32).mul_(self._scale).sub_(self._shift)
 
     def _augment(self, index: torch.Tensor) -> torch.Tensor:
-        """Crop, flip (one gather from the padded images), normalise, then cut out."""
+        """Crop, flip (one gather from the padded images), resize, normalise, then cut out."""
         count, height, width = index.shape[0], self._rows.shape[0], self._cols.shape[0]
         top = self._draw(2 * self.pad + 1, count)
         left = self._draw(2 * self.pad + 1, count)
@@ -738,6 +748,8 @@ class BatchLoader:
         cols = left[:, None] + torch.where(flip[:, None], self._cols.flip(0), self._cols)
         channels = torch.arange(3, device=self.device).view(1, 3, 1, 1)
         pixels = self._images[index.view(-1, 1, 1, 1), channels, rows.view(-1, 1, height, 1), cols.view(-1, 1, 1, width)]
+        if self.size is not None:
+            pixels = _interpolate(pixels, (self.size, self.size))
         x = self._normalise(pixels)
         if self.cutout:
             x.masked_fill_(self._holes(count), 0.0)
@@ -746,10 +758,11 @@ class BatchLoader:
     def _holes(self, count: int) -> torch.Tensor:
         """``(B, 1, H, W)`` masks of the cutout squares, each at its own random centre."""
         half = self.cutout // 2
-        top = self._draw(self._rows.shape[0], count) - half
-        left = self._draw(self._cols.shape[0], count) - half
-        in_rows = (self._rows >= top[:, None]) & (self._rows < top[:, None] + self.cutout)
-        in_cols = (self._cols >= left[:, None]) & (self._cols < left[:, None] + self.cutout)
+        rows, cols = self._out_rows, self._out_cols
+        top = self._draw(rows.shape[0], count) - half
+        left = self._draw(cols.shape[0], count) - half
+        in_rows = (rows >= top[:, None]) & (rows < top[:, None] + self.cutout)
+        in_cols = (cols >= left[:, None]) & (cols < left[:, None] + self.cutout)
         return (in_rows[:, :, None] & in_cols[:, None, :])[:, None]
 
     def _draw(self, high: int, count: int) -> torch.Tensor:

@@ -24,9 +24,11 @@ VALID_SIZE = 0.1  # 45,000 / 5,000 on CIFAR-10, as the paper
 SPLIT_SEED = 0  # one validation split for every budget and seed, so rankings compare the same images
 # Bump whenever a change to the networks, the data pipeline or the trainer changes results: stored
 # results of another version are not comparable and are not reused. 2: pooling followed by batch
-# norm, auxiliary head and drop-path in the BPE presets (the authors' training).
-CODE_VERSION = 2
-NUMERICS = ("cpu-fp32", "cpu-bf16", "cuda-fp32", "cuda-fp32-tf32", "cuda-fp16")
+# norm, auxiliary head and drop-path in the BPE presets (the authors' training). 3: the authors'
+# augmentation order (crop at the dataset's size, then resize), their auxiliary-head pooling,
+# precision=half, the DARTS genotype's choice of epoch.
+CODE_VERSION = 3
+NUMERICS = ("cpu-fp32", "cpu-bf16", "cuda-fp32", "cuda-fp32-tf32", "cuda-fp16", "cuda-half")
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def default_device() -> torch.device:
 
 @dataclass(frozen=True)
 class Splits:
-    """The training images of a budget and the held-out images it measures, resized to its image size."""
+    """The training images of a budget (at the dataset's size: :func:`training_batches` crops, then
+    resizes them) and the held-out images it measures, resized to its image size."""
 
     train: ImageSet
     held_out: ImageSet
@@ -88,7 +91,8 @@ def _splits(dataset: Dataset, image_size: int, train_fraction: float, seed: int,
             raise DataError(f"{dataset.name}: {len(dataset.train)} training images are too few to set apart a validation split")
     if train_fraction < 1:
         train = subsample(train, train_fraction, seed=seed)
-    return Splits(resize(train, image_size), resize(held_out, image_size))
+    # Training images keep their size: the loader crops them there and then resizes (the authors' order).
+    return Splits(train, resize(held_out, image_size))
 
 
 def numerics(budget: Budget, device: torch.device | str) -> str:
@@ -96,9 +100,17 @@ def numerics(budget: Budget, device: torch.device | str) -> str:
 
     ``mixed`` is fp16 on CUDA and bf16 on CPU; ``fp32`` convolutions on CUDA run in TF32 while
     cuDNN allows it (PyTorch's default on Ampere and newer), which changes results slightly.
+    ``half`` (an fp16 network) runs on CUDA only: on CPU it raises a one-line :class:`BudgetError`.
     """
     device = torch.device(device)
+    if budget.precision == "half" and device.type != "cuda":
+        raise BudgetError(
+            f"budget precision 'half' (an fp16 network, as the authors' 16-bit budgets) needs a CUDA device, "
+            f"not {device.type}: use precision=mixed (bf16 autocast) or precision=fp32"
+        )
     if device.type == "cuda":
+        if budget.precision == "half":
+            return "cuda-half"
         if budget.precision == "mixed":
             return "cuda-fp16"
         return "cuda-fp32-tf32" if torch.backends.cudnn.allow_tf32 else "cuda-fp32"
@@ -106,9 +118,9 @@ def numerics(budget: Budget, device: torch.device | str) -> str:
 
 
 def autocast(budget: Budget, device: torch.device | str, dtype: torch.dtype | None = None) -> contextlib.AbstractContextManager:
-    """Autocast on ``device`` for a ``mixed`` budget (nothing for ``fp32``): in ``dtype``, by default
-    float16 on CUDA (the trainer scales its loss) and bfloat16 on CPU (what CPUs run fast)."""
-    if budget.precision == "fp32":
+    """Autocast on ``device`` for a ``mixed`` budget (nothing for ``fp32`` and ``half``): in ``dtype``, by
+    default float16 on CUDA (the trainer scales its loss) and bfloat16 on CPU (what CPUs run fast)."""
+    if budget.precision != "mixed":
         return contextlib.nullcontext()
     device_type = torch.device(device).type
     if dtype is None:
@@ -127,6 +139,7 @@ def training_batches(images: ImageSet, dataset: Dataset, budget: Budget, device:
         device=device,
         seed=seed,
         cutout=budget.cutout,
+        size=budget.image_size,
     )
 
 
@@ -143,7 +156,8 @@ def build_network(genotype: Genotype, budget: Budget, num_classes: int, device: 
         num_classes=num_classes,
         auxiliary=budget.auxiliary_weight > 0,
     )
-    return model.to(device, memory_format=torch.channels_last)
+    model = model.to(device, memory_format=torch.channels_last)
+    return model.half() if budget.precision == "half" else model
 
 
 def network_flops(genotype: Genotype, budget: Budget, num_classes: int) -> int:
@@ -189,6 +203,10 @@ def train(
     for all the architectures trained under it. The same seed on CPU gives the same accuracy.
     """
     device = torch.device(device) if device is not None else default_device()
+    numerics(budget, device)  # a precision the device cannot run fails here, before any work
+    if device.type == "cuda":
+        # As the authors: deterministic cuDNN convolutions, so a cached GPU result can be reproduced.
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     splits = make_splits(dataset, budget)
     torch.manual_seed(budget.seed)
     model = build_network(genotype, budget, dataset.num_classes, device)
@@ -261,7 +279,8 @@ def train(
 class TrainingStep:
     """One optimisation step as DARTS trains: SGD with momentum and weight decay, gradient clipping,
     an auxiliary loss when the network has a head, and autocast (with loss scaling on CUDA) for
-    mixed precision. Returns the step's loss as a tensor, without a host sync."""
+    mixed precision; a ``half`` network gets fp16 images and, as the authors', no loss scaling.
+    Returns the step's loss as a tensor, without a host sync."""
 
     def __init__(self, model: Network, budget: Budget, device: torch.device) -> None:
         self.model, self.budget, self.device = model, budget, device
@@ -272,7 +291,7 @@ class TrainingStep:
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with autocast(self.budget, self.device):
-            logits, auxiliary_logits = self.model(x)
+            logits, auxiliary_logits = self.model(_inputs(x, self.budget))
             loss = F.cross_entropy(logits, y)
             if auxiliary_logits is not None:
                 loss = loss + self.budget.auxiliary_weight * F.cross_entropy(auxiliary_logits, y)
@@ -293,7 +312,12 @@ def evaluate(model: Network, loader: BatchLoader, budget: Budget, device: torch.
     total = 0
     for x, y in loader:
         with autocast(budget, device, dtype):
-            logits, _ = model(x)
+            logits, _ = model(_inputs(x, budget))
         correct += (logits.argmax(dim=1) == y).sum()
         total += y.numel()
     return correct.item() / total
+
+
+def _inputs(x: torch.Tensor, budget: Budget) -> torch.Tensor:
+    """The loader's float32 images in the network's precision: fp16 for a ``half`` network."""
+    return x.half() if budget.precision == "half" else x

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 from nas._errors import NasError
 from nas._progress import Progress
-from nas.estimation._budget import Budget
+from nas.estimation._budget import Budget, refuse_test_split
 from nas.estimation._checkpoint import Checkpoint
 from nas.estimation._correlation import Correlation, correlate
 from nas.estimation._data import Dataset
@@ -83,6 +83,7 @@ class OneShotAnalysis:
         local_archs: int = LOCAL_ARCHS,
         progress: bool = True,
     ) -> None:
+        refuse_test_split(local_budget, "the one-shot analysis's sampled architectures")
         epochs = training.budget.epochs
         bad = [e for e in epochs_to_evaluate if not 1 <= e <= epochs]
         if not epochs_to_evaluate or bad:

@@ -13,6 +13,12 @@ rate, which DARTS's search anneals to 0.001), ``alpha`` by Adam on the second, w
   finite difference of ``grad_alpha L_train`` at ``w +- eps * grad_w' L_val(w', alpha)`` with
   ``eps = 0.01 / ||grad_w' L_val||``.
 
+  pt.darts, and the authors' ``architect.py`` built on it, divide that difference by 2 and then
+  multiply by ``eps`` (``(p - n) / 2.*eps``, pt.darts issues #34 and #43): their Hessian term is
+  ``eps**2`` times the correct one (about 1e-4 / ||grad_w' L_val||**2), so their second order is in
+  effect the first-order gradient at ``w'``. Their ``clip_grad_norm_`` of the unrolled gradients
+  does nothing (gradient tensors have no ``.grad``). We keep the correct product.
+
 The budget sets epochs, batch size, learning rate, layers, channels, image size, precision, cutout
 and data fraction, so "DARTS + BPE-1" is the ``bpe1`` budget. Each finished epoch can be
 checkpointed (weights, alpha, both optimisers, the schedule, every generator): a killed search
@@ -43,12 +49,19 @@ from nas.oneshot._training import MIXED_DTYPE, evaluation_loader, weight_optimis
 from nas.space._genotype import CELL_INPUTS, NODES, OPERATIONS, Cell, Genotype
 
 ORDERS = (1, 2)
+GENOTYPE_EPOCHS = ("last", "best")
 ALPHA_LR = 3e-4
 ALPHA_BETAS = (0.5, 0.999)
 ALPHA_WEIGHT_DECAY = 1e-3
 ALPHA_INIT_SCALE = 1e-3
 HESSIAN_EPSILON = 0.01
 WEIGHT_MIN_LR = 0.001  # DARTS's search anneals the weights' rate to 0.001, not 0 (learning_rate_min)
+
+
+def check_genotype_epoch(genotype_epoch: str) -> str:
+    if genotype_epoch not in GENOTYPE_EPOCHS:
+        raise NasError(f"DARTS genotype epoch must be one of {', '.join(GENOTYPE_EPOCHS)}, got {genotype_epoch!r}")
+    return genotype_epoch
 
 
 def check_order(order: int) -> int:
@@ -149,6 +162,10 @@ class EpochRecord:
 
 @dataclass(frozen=True)
 class DartsResult:
+    """``genotype`` and ``accuracy`` are the last epoch's (DARTS's code keeps the last genotype);
+    :meth:`chosen` picks the first epoch of best validation accuracy instead, as pt.darts and the
+    authors' ``search.py`` do."""
+
     genotype: Genotype
     alphas: dict[str, list[list[float]]]
     history: tuple[EpochRecord, ...]
@@ -156,6 +173,12 @@ class DartsResult:
     @property
     def accuracy(self) -> float:
         return self.history[-1].accuracy
+
+    def chosen(self, genotype_epoch: str) -> EpochRecord:
+        """The epoch whose genotype a search returns: ``"last"``, or ``"best"`` (ties: the earliest)."""
+        if check_genotype_epoch(genotype_epoch) == "last":
+            return self.history[-1]
+        return max(self.history, key=lambda record: (record.accuracy, -record.epoch))
 
 
 class DartsSearch:

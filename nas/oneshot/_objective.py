@@ -11,8 +11,9 @@ import torch
 from nas.estimation._budget import Budget
 from nas.estimation._data import Dataset
 from nas.estimation._trainer import network_flops
-from nas.oneshot._darts import ORDERS, EpochRecord, check_order, run_darts
+from nas.oneshot._darts import ORDERS, EpochRecord, check_genotype_epoch, check_order, run_darts
 from nas.oneshot._supernet import check_supernet_budget
+from nas.space._genotype import parse_genotype
 from nas.space._model import cifar_network, count_parameters
 
 MAX_SEED = 2**31 - 1
@@ -26,8 +27,11 @@ class DartsObjective:
     (``trial.report``, so pruners apply) and records the genotype derived at that epoch as the user
     attribute ``genotype_epoch_<k>``. A finished trial holds ``genotype`` (with its ``hash``, ``params``
     and ``flops`` at the budget's size, as an architecture search's trials), ``alpha_normal`` and
-    ``alpha_reduce`` (nested lists, rows = edges, columns = :data:`nas.space.OPERATIONS`), ``order``
-    and ``budget``; it returns the supernet's final validation accuracy (maximise). The study's best
+    ``alpha_reduce`` (nested lists, rows = edges, columns = :data:`nas.space.OPERATIONS`, the last
+    epoch's), ``order``, ``budget``, and which epoch's genotype it is (``genotype_choice``: ``"last"``,
+    DARTS's code, or ``"best"``, the first epoch of best validation accuracy as pt.darts and the
+    authors keep; ``genotype_from_epoch``: its number); it returns that epoch's supernet validation
+    accuracy (maximise). The study's best
     trial is thus the seed whose supernet scores best, and a supernet's accuracy ranks the derived
     architectures poorly (Zheng et al.): train several trials' genotypes rather than trusting one.
 
@@ -44,10 +48,12 @@ class DartsObjective:
         *,
         checkpoint_dir: str | os.PathLike,
         order: int | None = None,
+        genotype_epoch: str = "last",
         device: torch.device | str | None = None,
         progress: bool = True,
     ) -> None:
         check_supernet_budget(budget)
+        self.genotype_epoch = check_genotype_epoch(genotype_epoch)
         self.budget, self.dataset = budget, dataset
         self.checkpoint_dir = Path(checkpoint_dir)
         self.order = None if order is None else check_order(order)
@@ -75,12 +81,16 @@ class DartsObjective:
             on_epoch=on_epoch,
             progress=self.progress,
         )
-        trial.set_user_attr("genotype", str(result.genotype))
-        trial.set_user_attr("hash", result.genotype.hash())
+        chosen = result.chosen(self.genotype_epoch)
+        genotype = parse_genotype(chosen.genotype)
+        trial.set_user_attr("genotype", str(genotype))
+        trial.set_user_attr("hash", genotype.hash())
+        trial.set_user_attr("genotype_choice", self.genotype_epoch)
+        trial.set_user_attr("genotype_from_epoch", chosen.epoch)
         with torch.device("meta"):  # shapes only: the derived network's size at the budget's
-            network = cifar_network(result.genotype, channels=budget.channels, layers=budget.layers, num_classes=self.dataset.num_classes)
+            network = cifar_network(genotype, channels=budget.channels, layers=budget.layers, num_classes=self.dataset.num_classes)
         trial.set_user_attr("params", count_parameters(network))
-        trial.set_user_attr("flops", network_flops(result.genotype, budget, self.dataset.num_classes))
+        trial.set_user_attr("flops", network_flops(genotype, budget, self.dataset.num_classes))
         trial.set_user_attr("alpha_normal", result.alphas["normal"])
         trial.set_user_attr("alpha_reduce", result.alphas["reduce"])
-        return result.accuracy
+        return chosen.accuracy

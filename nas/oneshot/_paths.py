@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from nas._errors import NasError
 from nas.estimation._budget import Budget
-from nas.estimation._data import Dataset, subsample
+from nas.estimation._data import Dataset, resize, subsample
 from nas.estimation._trainer import autocast, default_device, evaluate, make_splits, training_batches
 from nas.oneshot._supernet import check_supernet_budget, FixedChoices, build_supernet, genotype_path
 from nas.oneshot._training import MIXED_DTYPE, evaluation_loader, weight_optimiser
@@ -106,7 +106,8 @@ class PathTraining:
         self.rng = random.Random(budget.seed)
         valid = splits.held_out if valid_images >= len(splits.held_out) else subsample(splits.held_out, valid_images / len(splits.held_out), seed=0)
         self.valid_loader = evaluation_loader(valid, dataset, self.device)
-        calibration = splits.train.subset(torch.arange(min(len(splits.train), recalibration_batches * budget.batch_size)))
+        first = torch.arange(min(len(splits.train), recalibration_batches * budget.batch_size))
+        calibration = resize(splits.train.subset(first), budget.image_size)
         self.valid_images, self.recalibration_images = len(valid), len(calibration)
         self.calibration_batches = [x for x, _ in evaluation_loader(calibration, dataset, self.device)]
         self.epoch = 0

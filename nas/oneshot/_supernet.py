@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from nas._errors import BudgetError, GenotypeError
-from nas.estimation._budget import Budget
+from nas.estimation._budget import Budget, refuse_test_split
 from nas.space._genotype import CELL_INPUTS, NODES, Genotype
 from nas.space._ops import OPERATION_BUILDERS, FactorizedReduce, ReLUConvBN
 
@@ -50,11 +50,9 @@ def check_supernet_budget(budget: Budget) -> None:
     size a budget allows (>= 8 px) keep at least 2 px after the two reductions. A search measures
     on the validation split only: selecting by test accuracy would make the test result meaningless.
     """
-    if budget.evaluation != "valid-last":
-        raise BudgetError(
-            f"budget field 'evaluation' must be 'valid-last' for a supernet or DARTS search "
-            f"(a search must not select by test accuracy), got {budget.evaluation!r}"
-        )
+    refuse_test_split(budget, "a supernet or DARTS search")
+    if budget.precision == "half":
+        raise BudgetError("budget precision 'half' is for training one network; a supernet or DARTS search runs precision=mixed (bf16) or fp32")
     if budget.layers < 3:
         raise BudgetError(
             f"budget field 'layers' must be >= 3 for a supernet (a normal cell besides the two reductions), got {budget.layers}"

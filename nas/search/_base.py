@@ -113,6 +113,21 @@ def complete_trials(study: Study) -> list[FrozenTrial]:
     return sorted(trials, key=lambda trial: trial.number)
 
 
+def fitness(trial: FrozenTrial) -> float:
+    """A complete trial's value; a pruned trial's last reported value, as Optuna's TPE scores pruned trials."""
+    if trial.state == TrialState.COMPLETE:
+        return float(trial.value)  # type: ignore[arg-type]
+    return float(trial.intermediate_values[trial.last_step])  # type: ignore[index]
+
+
+def scored_trials(study: Study) -> list[FrozenTrial]:
+    """The complete trials and the pruned ones that reported a value, in trial-number order: the
+    trials with a :func:`fitness`. Leaving pruned trials out would drop exactly the poor architectures
+    a pruner stopped, and select or reward as if they had never been tried."""
+    trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True)
+    return sorted((t for t in trials if t.state == TrialState.COMPLETE or t.last_step is not None), key=lambda t: t.number)
+
+
 def choice_index(trial: FrozenTrial, name: str, distribution: CategoricalDistribution) -> int | None:
     """Index of ``trial``'s value of ``name`` in ``distribution``, or None if it has no such value."""
     if trial.distributions.get(name) != distribution:

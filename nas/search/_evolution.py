@@ -3,13 +3,15 @@ Search", AAAI 2019) as an Optuna sampler over categorical parameters."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from optuna.distributions import CategoricalDistribution
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial
 
-from nas.search._base import TrialSeededSampler, choice_index, complete_trials
+from nas.search._base import TrialSeededSampler, choice_index, fitness, scored_trials
 
 PARENT_KEY = "evolution:parent"
 MUTATED_KEY = "evolution:mutated"
@@ -18,23 +20,26 @@ MUTATED_KEY = "evolution:mutated"
 class RegularizedEvolutionSampler(TrialSeededSampler):
     """Aging evolution: mutate the best of a random sample of the youngest trials.
 
-    Until ``population_size`` trials are complete, trials are random. After that each trial is a
+    Until ``population_size`` trials are scored, trials are random. After that each trial is a
     child: ``sample_size`` members are drawn (with replacement, as in Real et al.'s Algorithm 1 and
     the Zheng et al. authors' ``run_evolution.py``) from the population, and the child copies the
-    best one's categorical values except for one parameter, which takes a different value chosen
-    uniformly. Defaults 50 / 10 are ``run_evolution.py``'s ``--pop_size`` / ``--sample_size``.
+    best one's categorical values, mutated by ``mutation`` (by default: one parameter takes a
+    different value chosen uniformly). Defaults 50 / 10 are ``run_evolution.py``'s ``--pop_size`` /
+    ``--sample_size``.
 
-    There is no population in memory: the population is the ``population_size`` complete trials
+    There is no population in memory: the population is the ``population_size`` scored trials
     with the highest trial numbers, so "the oldest dies" is "the lowest number drops out".
     Age is the trial number (when the architecture was proposed), not the completion time: it is
     the same in every worker and in a resumed run, and a slow trial is not kept longer for being
-    slow. Failed, pruned and running trials are never members.
+    slow. Scored trials are the complete ones and the pruned ones, whose fitness is their last
+    reported value (:func:`~nas.search._base.fitness`); failed and running trials are never members.
 
     The parent's number and the mutated parameter's name are written to the child trial's system
     attributes ``evolution:parent`` and ``evolution:mutated``.
 
-    With the DARTS parameterisation of :func:`nas.space.suggest_genotype` one mutation changes one
-    node's operation on one input, or that node's pair of inputs. The authors' ``run_evolution.py``
+    With the DARTS parameterisation, ``mutation=nas.space.mutate_genotype_params`` (what ``nas search``
+    uses) mutates as Real et al.: one input of one node, or one operation, each with probability 1/2.
+    The authors' ``run_evolution.py``
     searched another space (28 parameters ``{cell}_{node}_{prev}``, one of 7 operations per edge,
     every node taking all its inputs), where a mutation changes one edge's operation; this one is
     the 2-input DARTS space of ``ground_truth.csv``, so only the algorithm is theirs.
@@ -43,10 +48,16 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
         population_size: Number of youngest complete trials that form the population.
         sample_size: Tournament size.
         seed: Seed of every random draw, combined with the trial number (see :mod:`nas.search`).
+        mutation: ``mutation(values, search_space, rng)`` returns the child's values and the name of
+            the parameter it mutated, or ``None`` for the default one-parameter mutation.
     """
 
     def __init__(
-        self, population_size: int = 50, sample_size: int = 10, seed: int | None = None
+        self,
+        population_size: int = 50,
+        sample_size: int = 10,
+        seed: int | None = None,
+        mutation: Mutation | None = None,
     ) -> None:
         if population_size < 1:
             raise ValueError(f"population_size must be at least 1, got {population_size}")
@@ -55,10 +66,11 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
         super().__init__(seed)
         self._population_size = population_size
         self._sample_size = sample_size
+        self._mutation = mutation or mutate_one_parameter
 
     def population(self, study: Study) -> list[FrozenTrial]:
         """The current population, oldest first (empty while it is still being filled at random)."""
-        trials = complete_trials(study)
+        trials = scored_trials(study)
         if len(trials) < self._population_size:
             return []
         return trials[-self._population_size :]
@@ -72,18 +84,30 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
         rng = self._rng(trial, "evolution")
         tournament = [population[i] for i in rng.integers(len(population), size=self._sample_size)]
         pick = max if study.direction == StudyDirection.MAXIMIZE else min
-        parent = pick(tournament, key=lambda member: member.value)
+        parent = pick(tournament, key=fitness)
 
         inherited = {
-            name: index
+            name: distribution.choices[index]
             for name, distribution in search_space.items()
             if (index := choice_index(parent, name, distribution)) is not None
         }
-        mutable = [name for name in sorted(inherited) if len(search_space[name].choices) > 1]
-        if mutable:
-            name = mutable[rng.integers(len(mutable))]
-            others = [i for i in range(len(search_space[name].choices)) if i != inherited[name]]
-            inherited[name] = others[rng.integers(len(others))]
-            study._storage.set_trial_system_attr(trial._trial_id, MUTATED_KEY, name)
+        child, mutated = self._mutation(inherited, search_space, rng)
+        if mutated is not None:
+            study._storage.set_trial_system_attr(trial._trial_id, MUTATED_KEY, mutated)
         study._storage.set_trial_system_attr(trial._trial_id, PARENT_KEY, parent.number)
-        return {name: search_space[name].choices[index] for name, index in inherited.items()}
+        return child
+
+
+Mutation = Callable[[dict[str, Any], dict[str, CategoricalDistribution], np.random.Generator], tuple[dict[str, Any], str | None]]
+
+
+def mutate_one_parameter(
+    values: dict[str, Any], search_space: dict[str, CategoricalDistribution], rng: np.random.Generator
+) -> tuple[dict[str, Any], str | None]:
+    """One parameter (uniformly among those with another choice) takes another value, uniformly."""
+    mutable = [name for name in sorted(values) if len(search_space[name].choices) > 1]
+    if not mutable:
+        return values, None
+    name = mutable[rng.integers(len(mutable))]
+    others = [choice for choice in search_space[name].choices if choice != values[name]]
+    return {**values, name: others[rng.integers(len(others))]}, name

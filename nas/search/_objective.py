@@ -7,7 +7,7 @@ import math
 import optuna
 import torch
 
-from nas.estimation._budget import Budget
+from nas.estimation._budget import Budget, refuse_test_split
 from nas.estimation._data import Dataset
 from nas.estimation._estimate import get_or_train
 from nas.estimation._store import ResultStore
@@ -38,6 +38,7 @@ class ArchitectureObjective:
         device: torch.device | str | None = None,
         progress: bool = False,
     ) -> None:
+        refuse_test_split(budget, "an architecture search")
         self.budget, self.dataset, self.store = budget, dataset, store
         self.device, self.progress = device, progress
 

@@ -11,7 +11,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial
 
-from nas.search._base import TrialSeededSampler, choice_index, complete_trials
+from nas.search._base import TrialSeededSampler, choice_index, fitness, scored_trials
 
 
 @dataclass
@@ -29,7 +29,8 @@ class _Policy:
 class ReinforceSampler(TrialSeededSampler):
     """Policy-gradient search: a softmax over the values of each categorical parameter.
 
-    Each complete trial, in trial-number order, is one REINFORCE step: the reward is the objective
+    Each complete trial, and each pruned trial with its last reported value (as Optuna's TPE scores
+    pruned trials), in trial-number order, is one REINFORCE step: the reward is the objective
     value (its negative in a minimize study); the baseline is an exponential moving average of the
     rewards, bias-corrected and updated with the current reward before the advantage
     ``reward - baseline`` is taken; every parameter's logits move by ``learning_rate`` times the
@@ -104,8 +105,8 @@ class ReinforceSampler(TrialSeededSampler):
         return params
 
     def _policy(self, study: Study, search_space: dict[str, CategoricalDistribution]) -> _Policy:
-        trials = complete_trials(study)
-        history = [(trial.number, float(trial.value)) for trial in trials]  # type: ignore[arg-type]
+        trials = scored_trials(study)  # a pruned trial is rewarded by its last reported value
+        history = [(trial.number, fitness(trial)) for trial in trials]
         key = (id(study._storage), study._study_id)
         with self._lock:
             policy = self._memo.get(key)
@@ -122,7 +123,7 @@ class ReinforceSampler(TrialSeededSampler):
                 self._memo[key] = policy
             sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
             for trial in trials[len(policy.replayed) :]:
-                self._step(policy, trial, sign * float(trial.value))  # type: ignore[arg-type]
+                self._step(policy, trial, sign * fitness(trial))
             policy.replayed = history
             return policy
 

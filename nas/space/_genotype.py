@@ -248,23 +248,30 @@ def sample_genotype(
 def mutate_genotype(
     genotype: Genotype, seed: int | random.Random, operations: Sequence[str] = SAMPLED_OPERATIONS
 ) -> Genotype:
-    """Change one operation or one input of one edge (regularized evolution's mutation)."""
+    """Regularized evolution's mutation (Real et al.): with probability 1/2 a hidden-state mutation,
+    one input of one edge moving to another earlier state (among the edges that have one: the first
+    node's inputs are fixed), its operation going with it; otherwise an operation mutation, one
+    edge's operation changing. Edge and new value uniformly."""
     rng = seed if isinstance(seed, random.Random) else random.Random(seed)
     cells = genotype.cells()
-    cell_name = rng.choice(sorted(cells))
-    cell = cells[cell_name]
-    position = rng.randrange(len(cell.nodes))
+    edges = [(name, position, slot) for name in sorted(cells) for position, node in enumerate(cells[name].nodes) for slot in range(len(node))]
+
+    def free_inputs(name: str, position: int, slot: int) -> list[int]:
+        taken = {source for _, source in cells[name].nodes[position]}
+        return [i for i in range(position + CELL_INPUTS) if i not in taken]
+
+    movable = [edge for edge in edges if free_inputs(*edge)]
+    move_input = bool(movable) and rng.random() < 0.5
+    name, position, slot = rng.choice(movable if move_input else edges)
+    cell = cells[name]
     node = list(cell.nodes[position])
-    slot = rng.randrange(len(node))
     operation, source = node[slot]
-    taken = {src for i, (_, src) in enumerate(node) if i != slot}
-    free_inputs = [i for i in range(position + CELL_INPUTS) if i != source and i not in taken]
-    if free_inputs and rng.random() < 0.5:
-        node[slot] = (operation, rng.choice(free_inputs))
+    if move_input:
+        node[slot] = (operation, rng.choice(free_inputs(name, position, slot)))
     else:
         node[slot] = (rng.choice([op for op in operations if op != operation]), source)
     nodes = cell.nodes[:position] + (tuple(node),) + cell.nodes[position + 1 :]
-    cells[cell_name] = Cell(nodes, cell.concat)
+    cells[name] = Cell(nodes, cell.concat)
     return Genotype(**cells)
 
 
@@ -294,6 +301,37 @@ def suggest_genotype(trial, operations: Sequence[str] = SAMPLED_OPERATIONS) -> G
             )
         cells[cell_name] = Cell(tuple(nodes), tuple(range(CELL_INPUTS, CELL_INPUTS + NODES)))
     return Genotype(**cells)
+
+
+def mutate_genotype_params(values: dict, search_space: dict, rng) -> tuple[dict, str | None]:
+    """:func:`mutate_genotype` on :func:`suggest_genotype`'s parameters, for
+    :class:`~nas.search.RegularizedEvolutionSampler` (``rng`` a NumPy generator, the operations
+    those of ``search_space``). Returns the child's values and the name of the mutated parameter
+    (``..._inputs`` for an input mutation, which may also swap ``_op0``/``_op1`` as they follow the
+    sorted inputs); values that are not a whole genotype come back as they are, with ``None``. The
+    first node's inputs (always ``"0-1"``) may be absent: a sampler leaves single-choice parameters out.
+    """
+    prefixes = [f"{cell}_node{position + CELL_INPUTS}" for cell in ("normal", "reduce") for position in range(NODES)]
+    fixed = {f"{cell}_node{CELL_INPUTS}_inputs": _input_pairs(0)[0] for cell in ("normal", "reduce")}
+    whole = {**fixed, **values}
+    if set(whole) != {f"{prefix}_{part}" for prefix in prefixes for part in ("inputs", "op0", "op1")}:
+        return values, None
+    operations = search_space[f"{prefixes[0]}_op0"].choices
+    parent = suggest_genotype(_FixedValues(whole), operations)
+    mutated = genotype_to_params(mutate_genotype(parent, random.Random(int(rng.integers(2**63))), operations))
+    child = {name: mutated[name] for name in values}
+    changed = [name for name in sorted(child) if child[name] != values[name]]
+    return child, next((name for name in changed if name.endswith("_inputs")), changed[0])
+
+
+class _FixedValues:
+    """A trial that answers each suggestion from ``values``."""
+
+    def __init__(self, values: dict) -> None:
+        self.values = values
+
+    def suggest_categorical(self, name: str, choices: Sequence) -> object:
+        return self.values[name]
 
 
 def genotype_to_params(genotype: Genotype) -> dict[str, str]:

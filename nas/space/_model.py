@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -54,11 +55,21 @@ class CellModule(nn.Module):
         return torch.cat([states[i] for i in self.concat], dim=1)
 
 
+class _AuxiliaryPool(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        side = x.shape[-1]
+        if x.shape[-2] == side and side in (7, 8):
+            return F.avg_pool2d(x, 5, stride=side - 5)
+        return F.adaptive_avg_pool2d(x, 2)
+
+
 class AuxiliaryHead(nn.Module):
     """Auxiliary classifier at 2/3 depth.
 
-    DARTS pools 8x8 maps with a fixed 5x5 window; adaptive pooling to 2x2 keeps its parameter count
-    and works for any input size, which budgets with small images need.
+    As the authors' ``AuxiliaryHead``: a 7x7 or 8x8 map (28 or 32 px images on CIFAR) is pooled by
+    DARTS's fixed 5x5 window with stride ``side - 5``, any other map (16 or 8 px images) adaptively
+    to 2x2. Both give 2x2, so the parameters are the same; the pooled values differ (at 8x8 the
+    windows overlap, an adaptive pool's do not).
     """
 
     def __init__(self, c: int, num_classes: int) -> None:
@@ -67,7 +78,7 @@ class AuxiliaryHead(nn.Module):
             # Not in place: with 3 layers or fewer the head sits after the last cell, whose output
             # also feeds the classifier.
             nn.ReLU(inplace=False),
-            nn.AdaptiveAvgPool2d(2),
+            _AuxiliaryPool(),
             nn.Conv2d(c, 128, 1, bias=False),
             nn.BatchNorm2d(128),
             nn.ReLU(inplace=True),
