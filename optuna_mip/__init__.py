@@ -7,7 +7,10 @@ parameter is fixed. See :class:`MIPSampler`; importance evaluators are in
 :mod:`optuna_mip.importance`.
 """
 
-from optuna_mip import importance
+from __future__ import annotations
+
+from typing import Any
+
 from optuna_mip._callbacks import decisions_markdown
 from optuna_mip._callbacks import publish_decisions
 from optuna_mip._callbacks import PublishDecisions
@@ -17,6 +20,16 @@ from optuna_mip._history import pruning_history
 from optuna_mip._history import PruningDecision
 from optuna_mip._sampler import MIPSampler
 from optuna_mip._visualization import plot_importance_history
+
+
+def __getattr__(name: str) -> Any:
+    # optuna_mip.importance imports optuna.importance, which imports scikit-learn (over a second):
+    # loaded on first use, so that importing the sampler costs what importing Optuna does.
+    if name == "importance":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.importance")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from optuna_mip._history import CONFIG_KEY
 from optuna_mip._history import fixed_from_decisions
 from optuna_mip._history import PruningDecision
 from optuna_mip._history import pruning_history
-from optuna_mip._history import TRIAL_ROUND_KEY
+from optuna_mip._rounds import is_evidence
 
 
 if TYPE_CHECKING:
@@ -29,9 +29,10 @@ USER_ROUND_KEY_PREFIX = "mip:round:"
 
 
 def required_trials(n_params: int, samples_per_round: int = 10) -> int:
-    """Complete trials MIP needs to fix ``n_params`` parameters: one round of ``K`` each.
+    """Finished trials MIP needs to fix ``n_params`` parameters: one round of ``K`` each.
 
-    Failed and pruned trials do not count, so budget some more if the objective can fail.
+    Complete trials count, and pruned ones that reported a value; failed trials do not, so
+    budget some more if the objective can fail.
     """
 
     if n_params < 0 or samples_per_round < 1:
@@ -43,30 +44,13 @@ def required_trials(n_params: int, samples_per_round: int = 10) -> int:
 class StopWhenAllFixed:
     """Callback that stops ``study.optimize`` once every parameter is fixed.
 
-    Once all parameters are fixed, :class:`~optuna_mip.MIPSampler` can only repeat one setting,
-    so further trials are useful only to re-measure a noisy objective at that setting:
-    ``extra_trials`` asks for that many complete trials sampled after the last decision.
-
-    "Every parameter" means every parameter that appears in a complete trial, so a study with a
-    dynamic search space keeps going while new parameters show up. If two workers finish the
-    last trials of the final round at the same moment, neither can decide it; the next trial's
-    sampler does, and the study stops one trial later.
-
-    Example:
-
-        .. code-block:: python
-
-            study.optimize(objective, n_trials=1000, callbacks=[optuna_mip.StopWhenAllFixed()])
-
-    Args:
-        extra_trials:
-            Complete trials to run at the final setting before stopping (default 0).
+    :class:`~optuna_mip.MIPSampler` now stops the study itself when its last round is decided,
+    as :class:`~optuna.samplers.BruteForceSampler` does when the space is exhausted; this
+    callback is kept so that existing code runs unchanged, and for studies optimised by another
+    sampler after MIP. "Every parameter" means every parameter of a trial MIP learns from
+    (complete, or pruned after a report), so a dynamic search space keeps going while new
+    parameters show up.
     """
-
-    def __init__(self, extra_trials: int = 0) -> None:
-        if extra_trials < 0:
-            raise ValueError(f"`extra_trials` must be >= 0, got {extra_trials}.")
-        self._extra_trials = extra_trials
 
     def __call__(self, study: Study, trial: FrozenTrial) -> None:
         decisions = pruning_history(study)
@@ -75,13 +59,8 @@ class StopWhenAllFixed:
         fixed = fixed_from_decisions(decisions)
         if any(name not in fixed for name in trial.params):
             return  # Cheap exit while the search is on.
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if any(name not in fixed for t in complete for name in t.params):
-            return
-        at_final_setting = sum(
-            1 for t in complete if t.system_attrs.get(TRIAL_ROUND_KEY, -1) >= len(decisions)
-        )
-        if at_final_setting >= self._extra_trials:
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if not any(name not in fixed for t in finished if is_evidence(t) for name in t.params):
             study.stop()
 
 
@@ -140,7 +119,7 @@ def decisions_markdown(
             else "its value in the best trial."
         ),
         "",
-        "| round | parameter | fixed at | reason | importance | complete trials "
+        "| round | parameter | fixed at | reason | importance | finished trials "
         "| importances of the free parameters |",
         "|---|---|---|---|---|---|---|",
     ]

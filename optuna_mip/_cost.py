@@ -21,15 +21,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+import json
 from typing import Any
 from typing import Union
-import warnings
+import zlib
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 
 from optuna_mip._space import enumerate_values
 from optuna_mip._space import same_value
+from optuna_mip._warnings import warn
 
 
 CostFunction = Callable[[str, Any], Union[float, None]]
@@ -58,6 +60,17 @@ class CostModel:
                 f"(param_name, value) -> float, or None; got {type(cost).__name__}."
             )
         self._cost = cost
+
+    def fingerprint(self) -> str:
+        """Text that differs between costs that price values differently, as far as knowable:
+        a table by its content, a function by its qualified name."""
+
+        if self._cost is None:
+            return ""
+        if callable(self._cost):
+            return f"{getattr(self._cost, '__module__', '')}.{getattr(self._cost, '__qualname__', repr(self._cost))}"
+        table = {name: sorted((repr(v), float(c)) for v, c in values.items()) for name, values in self._cost.items()}
+        return f"crc32:{zlib.crc32(json.dumps(table, sort_keys=True).encode()):08x}"
 
     def normalized_costs(
         self, param_name: str, distribution: BaseDistribution
@@ -102,7 +115,7 @@ class CostModel:
         if any(c is None for c in raw):
             if not callable(self._cost):
                 missing = [v for v, c in zip(values, raw) if c is None]
-                warnings.warn(
+                warn(
                     f"MIPSampler: the cost table of {param_name!r} has no cost for {missing!r}; "
                     "sampling this parameter uniformly.",
                     stacklevel=2,
@@ -110,7 +123,7 @@ class CostModel:
             return None
         costs = np.asarray(raw, dtype=float)
         if not np.all(np.isfinite(costs)):
-            warnings.warn(
+            warn(
                 f"MIPSampler: non-finite cost for {param_name!r}; sampling it uniformly.",
                 stacklevel=2,
             )

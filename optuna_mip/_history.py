@@ -9,8 +9,8 @@ Source of truth (study *system* attributes, JSON values, one key per round)::
 The sampler writes nothing else into the study. Mirrors for people (user attributes and an
 optuna-dashboard note) are written by :class:`~optuna_mip.PublishDecisions`, if the user asks.
 
-Per trial (trial system attributes): ``mip:round`` (how many decisions existed when the trial
-was sampled) and ``mip:fixed`` (the values fixed at that point).
+Per trial (trial system attribute): ``mip:fixed``, the values fixed when the trial was sampled
+(one write per trial; the decisions in force are the first ``len(mip:fixed)``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 CONFIG_KEY = "mip:config"
 ROUND_KEY_PREFIX = "mip:round:"
-TRIAL_ROUND_KEY = "mip:round"
 TRIAL_FIXED_KEY = "mip:fixed"
 
 Reason = Literal["cheapest", "best", "predicted", "unused"]
@@ -57,7 +56,9 @@ class PruningDecision:
             Importance (renormalised over the free parameters) of every parameter that was free
             when the decision was made, the pruned one included; empty for ``"unused"``.
         n_complete_trials:
-            How many COMPLETE trials (the first ones by trial number) the forest was fitted on.
+            How many trials (the first finished ones by trial number: COMPLETE, or PRUNED after a
+            report, see :mod:`optuna_mip._rounds`) the forest was fitted on. The name predates
+            pruned trials counting; it is kept so that stored decisions still load.
         last_trial_number:
             Number of the last of those trials.
         best_trial_number:
@@ -84,7 +85,7 @@ class PruningDecision:
         return (
             f"round {self.round}: fixed {self.param!r} = {self.value!r} ({self.reason}; "
             f"importance {self.importances[self.param]:.3f} among {len(self.importances)} free, "
-            f"on {self.n_complete_trials} complete trials)"
+            f"on {self.n_complete_trials} finished trials)"
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The decisions of one MIP round, as a pure function of the study's history.
 
-Round ``s`` is decided on the first ``m_s`` COMPLETE trials ordered by trial number, where
+Round ``s`` is decided on the first ``m_s`` *evidence* trials ordered by trial number, where
 ``m_s = max(s * K, m_{s-1} + K)`` (``s * K`` unless an earlier round had to wait, see below).
+Evidence is every COMPLETE trial and every PRUNED trial that reported an intermediate value.
 Nothing else enters the decision: not the order in which trials finished, not which worker
 looks, not the wall clock. The importance evaluator is seeded. So every process that computes
 round ``s`` gets the same answer, and recording it is idempotent.
@@ -12,7 +13,16 @@ and would then belong to the first ``m_s``. Until then the round stays open and 
 being sampled with the earlier rounds' fixed values. (A worker that died without failing its
 trial therefore holds the next round back until the trial is failed, e.g. by Optuna's heartbeat
 ``fail_stale_trials``; the sampler warns when that takes longer than a round's worth of
-trials.) FAIL and PRUNED trials are skipped: they are not evidence.
+trials.) FAIL trials, and PRUNED trials that reported nothing, are skipped.
+
+Pruned trials count, as in :class:`~optuna.samplers.TPESampler`: with a pruner, most trials of
+an expensive search end pruned, and a sampler that waited for complete ones would stop learning
+exactly when pruning saves the most. A pruned trial enters the importance forest with its last
+reported intermediate value (the best estimate of its objective there is; pruners compare the
+same values), and it was pruned *because* that value was poor, which is the evidence a
+parameter's importance is made of. It is never preferred as "the best trial": complete trials
+rank first, pruned ones after them by the last step they reached (later is better), then by
+value. Every input is stored in the trials, so workers still agree.
 
 If the first ``m_s`` complete trials contain no free parameter (every parameter seen so far is
 fixed; only possible when a dynamic search space grows later), the round waits for the first
@@ -29,33 +39,42 @@ from collections.abc import Iterator
 from collections.abc import Sequence
 import contextlib
 import dataclasses
+import json
 import logging
+import math
 import threading
 from typing import Any
 from typing import get_args
 from typing import Literal
+from typing import TYPE_CHECKING
 import zlib
 
 import numpy as np
 import optuna
-from optuna.importance import BaseImportanceEvaluator
 from optuna.samplers import RandomSampler
 from optuna.storages import InMemoryStorage
 from optuna.study import StudyDirection
+from optuna.trial import create_trial
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_mip._cost import CostModel
 from optuna_mip._history import PruningDecision
+from optuna_mip._encoding import design_matrix
+from optuna_mip._encoding import encode_values
+from optuna_mip._encoding import partial_dependence
+from optuna_mip._encoding import target_values
 from optuna_mip._space import same_value
-from optuna_mip.importance import design_matrix
-from optuna_mip.importance import encode_values
-from optuna_mip.importance import ForestImportanceEvaluator
-from optuna_mip.importance import partial_dependence
-from optuna_mip.importance import target_values
+
+
+if TYPE_CHECKING:
+    from optuna.importance import BaseImportanceEvaluator
 
 
 FixAt = Literal["best_trial", "predicted"]
+
+# The trial system attribute Optuna's samplers and Study.best_trial read constraint values from.
+CONSTRAINTS_KEY = "constraints"
 
 # A parameter a trial does not have (conditional search spaces).
 _ABSENT = object()
@@ -73,6 +92,11 @@ class RoundSettings:
     forest_seed: int
     importance_evaluator: str = "ForestImportanceEvaluator"
     fix_at: FixAt = "best_trial"
+    # Fingerprints only (a cost may be a function, an evaluator any object): stored so that a
+    # worker configured otherwise is told, but each worker samples with its own.
+    temperature: float | None = None
+    cost: str | None = None
+    evaluator_settings: str | None = None
 
     def __post_init__(self) -> None:
         if self.fix_at not in get_args(FixAt):
@@ -87,6 +111,16 @@ def derive_seed(*parts: int | str) -> int:
 
     entropy = [zlib.crc32(p.encode()) if isinstance(p, str) else int(p) % 2**64 for p in parts]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def evaluator_fingerprint(evaluator: BaseImportanceEvaluator | None) -> str:
+    """The evaluator's class and attributes as text (its seed and sizes decide importances)."""
+
+    if evaluator is None:
+        return ""
+    return json.dumps(
+        [type(evaluator).__qualname__, vars(evaluator)], sort_keys=True, default=repr
+    )
 
 
 def complete_trials_needed(previous: Sequence[PruningDecision], samples_per_round: int) -> int:
@@ -131,7 +165,17 @@ class EvidenceScan:
 
 
 def is_evidence(trial: FrozenTrial) -> bool:
-    return trial.state == TrialState.COMPLETE and trial.values is not None
+    if trial.state == TrialState.COMPLETE:
+        return trial.values is not None
+    return trial.state == TrialState.PRUNED and bool(trial.intermediate_values)
+
+
+def evidence_value(trial: FrozenTrial) -> float:
+    """The objective value of a complete trial, the last reported value of a pruned one."""
+
+    if trial.state == TrialState.PRUNED:
+        return trial.intermediate_values[max(trial.intermediate_values)]
+    return trial.value  # type: ignore[return-value]
 
 
 def evidence(
@@ -188,7 +232,7 @@ def decide_round(
 
     if previous:
         since = [t for t in used if t.number > previous[-1].last_trial_number]
-        for param in [p for p in free if not any(p in t.params for t in since)]:
+        for param in [p for p in free if _retired(p, used, since, previous)]:
             best = _best([t for t in used if param in t.params], direction)
             decide(param, best.params[param], "unused", {}, best)
             free.remove(param)
@@ -218,6 +262,30 @@ def decide_round(
     return decisions
 
 
+def _retired(
+    param: str,
+    used: Sequence[FrozenTrial],
+    since: Sequence[FrozenTrial],
+    previous: Sequence[PruningDecision],
+) -> bool:
+    """Whether ``param`` is unused because of an earlier decision, not by chance.
+
+    No trial since the previous decision used it, *and* a fixed parameter that every trial
+    using ``param`` has (a parent) was fixed at a value none of them had: the branch it belongs
+    to is closed. A child whose parent is still free (or fixed to the child's branch) may just
+    not have come up.
+    """
+
+    if any(param in t.params for t in since):
+        return False
+    having = [t for t in used if param in t.params]
+    return any(
+        all(d.param in t.params for t in having)
+        and not any(same_value(t.params[d.param], d.value) for t in having)
+        for d in previous
+    )
+
+
 def predicted_best(
     param: str, used: Sequence[FrozenTrial], direction: StudyDirection, seed: int
 ) -> Any:
@@ -241,8 +309,10 @@ def predicted_best(
             candidates.append(value)
     if len(candidates) == 1:
         return candidates[0]
+    from optuna_mip.importance import ForestImportanceEvaluator
+
     names = sorted({name for t in trials for name in t.params})
-    x, y = design_matrix(trials, names), target_values(trials)
+    x, y = design_matrix(trials, names), target_values(trials, evidence_value)
     try:
         forest = ForestImportanceEvaluator(seed=seed).fit(x, y)
     except Exception as e:  # noqa: BLE001 -- the round must be decided, alike in every worker.
@@ -261,38 +331,48 @@ def _evaluate(
     # Importance evaluators read a study; give them one holding exactly the evidence. All
     # parameters are assessed: those fixed in earlier rounds varied in the earlier trials and
     # explain part of the objective.
+    # Pruned trials enter as complete ones with their last reported value.
     storage = InMemoryStorage()
     with _quiet_study_creation():
         study_id = storage.create_new_study([direction])
     view = optuna.load_study(
         study_name=storage.get_study_name_from_id(study_id), storage=storage, sampler=RandomSampler(0)
     )
-    view.add_trials(used)
+    view.add_trials(
+        [
+            create_trial(value=evidence_value(t), params=t.params, distributions=t.distributions)
+            for t in used
+        ]
+    )
+    from optuna_mip.importance import NullCorrectedImportanceEvaluator
+
+    if isinstance(evaluator, NullCorrectedImportanceEvaluator):
+        # Signed: which parameter is furthest below chance matters when several are.
+        return {name: null.corrected for name, null in evaluator.null_importances(view).items()}
     return evaluator.evaluate(view)
 
 
-class _DropStudyCreatedInThisThread(logging.Filter):
+class _DropInThisThread(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
-        self.quiet = threading.local()
+        self._thread = threading.get_ident()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(self.quiet, "on", False)
-
-
-_STUDY_CREATED_FILTER = _DropStudyCreatedInThisThread()
-logging.getLogger(InMemoryStorage.__module__).addFilter(_STUDY_CREATED_FILTER)
+        return record.thread != self._thread
 
 
 @contextlib.contextmanager
 def _quiet_study_creation() -> Iterator[None]:
     # The evidence study is an implementation detail; its "A new study created in memory" line
-    # at INFO would look like the user's study was recreated every round.
-    _STUDY_CREATED_FILTER.quiet.on = True
+    # at INFO would look like the user's study was recreated every round. The filter lives only
+    # for this call and drops only this thread's records.
+    logger = logging.getLogger(InMemoryStorage.__module__)
+    quiet = _DropInThisThread()
+    logger.addFilter(quiet)
     try:
         yield
     finally:
-        _STUDY_CREATED_FILTER.quiet.on = False
+        logger.removeFilter(quiet)
 
 
 def free_importances(importances: dict[str, float], free: Sequence[str]) -> dict[str, float]:
@@ -323,12 +403,31 @@ def least_important(importances: dict[str, float]) -> str:
 
 
 def _best(trials: Sequence[FrozenTrial], direction: StudyDirection) -> FrozenTrial:
-    # Feasible trials first (constraints <= 0, as Study.best_trial); among equally good ones the
-    # earliest, so that ties depend on nothing but numbers.
+    # Complete trials before pruned ones, feasible ones (constraints <= 0, as Study.best_trial)
+    # first among those; pruned trials by the last step they reached, then by value (as TPE
+    # ranks them); among equally good ones the earliest, so ties depend on nothing but numbers.
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    candidates = complete or list(trials)
+    candidates = [t for t in candidates if _is_feasible(t)] or candidates
     sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
-    feasible = [t for t in trials if _is_feasible(t)]
-    return min(feasible or trials, key=lambda t: (sign * float(t.value), t.number))  # type: ignore[arg-type]
+
+    def rank(trial: FrozenTrial) -> tuple[float, float, int]:
+        last_step = max(trial.intermediate_values) if trial.state == TrialState.PRUNED else 0
+        value = float(evidence_value(trial))
+        return (-last_step, sign * value if value == value else math.inf, trial.number)
+
+    return min(candidates, key=rank)
+
+
+def constraint_values(trial: FrozenTrial) -> list[float]:
+    """The trial's constraint values, as Optuna stores them: a list under ``constraints`` (what
+    ``constraints_func`` writes) and, from Optuna 5, ``constraints:<name>`` keys
+    (``Trial.set_constraint``). Read here because ``FrozenTrial.constraints`` is Optuna 5 only."""
+
+    attrs = trial.system_attrs
+    named = [v for k, v in attrs.items() if k.startswith(CONSTRAINTS_KEY + ":")]
+    return [*attrs.get(CONSTRAINTS_KEY, ()), *named]
 
 
 def _is_feasible(trial: FrozenTrial) -> bool:
-    return all(c <= 0.0 for c in trial.constraints.values())
+    return all(c <= 0.0 for c in constraint_values(trial))

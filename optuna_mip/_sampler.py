@@ -5,15 +5,14 @@ from collections.abc import Sequence
 import threading
 from typing import Any
 from typing import TYPE_CHECKING
-import warnings
 
 import numpy as np
 from optuna._experimental import experimental_class
 from optuna.distributions import BaseDistribution
-from optuna.importance import BaseImportanceEvaluator
 from optuna.logging import get_logger
 from optuna.samplers import BaseSampler
 from optuna.samplers import RandomSampler
+from optuna.samplers._base import _process_constraints_after_trial
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
@@ -27,10 +26,11 @@ from optuna_mip._history import PruningDecision
 from optuna_mip._history import pruning_history
 from optuna_mip._history import record_decision
 from optuna_mip._history import TRIAL_FIXED_KEY
-from optuna_mip._history import TRIAL_ROUND_KEY
 from optuna_mip._rounds import complete_trials_needed
+from optuna_mip._rounds import CONSTRAINTS_KEY
 from optuna_mip._rounds import decide_round
 from optuna_mip._rounds import derive_seed
+from optuna_mip._rounds import evaluator_fingerprint
 from optuna_mip._rounds import EvidenceScan
 from optuna_mip._rounds import FixAt
 from optuna_mip._rounds import RoundSettings
@@ -38,18 +38,16 @@ from optuna_mip._space import fit_into
 from optuna_mip._trials import advance
 from optuna_mip._trials import finished_copy
 from optuna_mip._trials import load_evidence
-from optuna_mip.importance import ForestImportanceEvaluator
+from optuna_mip._warnings import warn
 
 
 if TYPE_CHECKING:
+    from optuna.importance import BaseImportanceEvaluator
     from optuna.study import Study
 
 
 # Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
 _logger = get_logger(f"optuna.{__name__}")
-
-# The key Optuna's samplers and Study.best_trial read constraint values from.
-_CONSTRAINTS_KEY = "constraints"
 
 
 @experimental_class("0.1.0")
@@ -58,14 +56,20 @@ class MIPSampler(BaseSampler):
 
     MIP is made for objectives so expensive that only a few dozen trials are affordable, such as
     finding a cheap training budget whose results still rank architectures like full training.
-    It samples cheap settings more often (Eq. 2), and every ``samples_per_round`` complete trials
-    it fits a random forest on all complete trials and *prunes* the least important free
+    It samples cheap settings more often (Eq. 2), and every ``samples_per_round`` finished trials
+    it fits a random forest on all of them and *prunes* the least important free
     parameter (Eq. 3-9): fixes it at its cheapest value if its importance is below
     ``importance_threshold``, else at its value in the best trial (or, with
     ``fix_at="predicted"``, at the value the forest predicts best). When every parameter is
     fixed, the search is over; the best budget is :attr:`optuna.study.Study.best_trial`. With
-    ``n`` parameters that takes ``n * samples_per_round`` complete trials (see
+    ``n`` parameters that takes ``n * samples_per_round`` finished trials (see
     :func:`~optuna_mip.required_trials` and :class:`~optuna_mip.StopWhenAllFixed`).
+
+    "Finished" means COMPLETE, or PRUNED after at least one ``trial.report``: as
+    :class:`~optuna.samplers.TPESampler` does, MIP learns from pruned trials, so that rounds go on
+    when a pruner stops most trials early. A pruned trial enters the forest with its last reported
+    value, and is "the best trial" only when no complete trial is available (then the one that got
+    furthest wins). Report values on the objective's scale for this to mean something.
 
     This sampler is based on *independent sampling*: Eq. 2 draws each parameter from its own
     distribution (the joint is the product), so a relative search space would add nothing, and
@@ -87,7 +91,7 @@ class MIPSampler(BaseSampler):
 
     State:
         Decisions are not kept on the sampler. Round ``s`` is a pure function of the first
-        ``s * samples_per_round`` complete trials (by trial number) and a forest seed derived
+        ``s * samples_per_round`` finished trials (by trial number) and a forest seed derived
         from ``seed``; it is written to the study's system attributes only if absent and read
         back from there. A study resumed in another process, or optimised by several processes
         sharing one RDB storage, therefore makes each decision once and the same way. See
@@ -109,7 +113,7 @@ class MIPSampler(BaseSampler):
         finished (otherwise workers could disagree on the evidence). A trial left RUNNING
         forever, by a worker killed without a heartbeat or a ``study.ask()`` never told, holds
         back every later round: trials keep being sampled with the values fixed so far. When
-        a round has waited for more than ``samples_per_round`` complete trials beyond what it
+        a round has waited for more than ``samples_per_round`` finished trials beyond what it
         needs, the sampler logs a warning naming the trial, once. Fix it by telling the trial
         (``study.tell(number, state=TrialState.FAIL)``), or by running workers on an
         :class:`~optuna.storages.RDBStorage` with ``heartbeat_interval`` so that
@@ -170,7 +174,8 @@ class MIPSampler(BaseSampler):
             expensive value of a parameter is ``exp(1 / T)`` times less likely than the
             cheapest. Lower is greedier.
         samples_per_round:
-            ``K``, complete trials per round (the paper uses 10).
+            ``K``, finished (complete, or pruned after a report) trials per round (the paper
+            uses 10).
         importance_threshold:
             A pruned parameter whose importance (share among the free parameters) is below this
             is fixed at its cheapest value, otherwise at the best trial's value.
@@ -229,21 +234,51 @@ class MIPSampler(BaseSampler):
         self._temperature = float(temperature)
         self._evaluator = importance_evaluator
         self._constraints_func = constraints_func
+        if constraints_func is not None and hasattr(FrozenTrial, "set_constraint"):
+            warn(
+                "MIPSampler(constraints_func=...) follows Optuna 5, which deprecates it in its "
+                "samplers: call trial.set_constraint(name, value) in the objective instead.",
+                FutureWarning,
+                stacklevel=2,
+            )
         self._settings = RoundSettings(
             samples_per_round=int(samples_per_round),
             importance_threshold=float(importance_threshold),
             forest_seed=derive_seed(0 if seed is None else seed, "forest-base"),
-            importance_evaluator=type(importance_evaluator or ForestImportanceEvaluator()).__name__,
+            importance_evaluator=(
+                "ForestImportanceEvaluator"
+                if importance_evaluator is None
+                else type(importance_evaluator).__name__
+            ),
             fix_at=fix_at,
+            temperature=self._temperature,
+            cost=self._cost_model.fingerprint(),
+            evaluator_settings=evaluator_fingerprint(importance_evaluator),
         )
         # Only read after construction, so threads sharing the sampler (n_jobs > 1) never race.
         entropy = np.random.SeedSequence().entropy if seed is None else seed
         self._sampling_seed = int(entropy)  # type: ignore[arg-type]
-        # A cache of facts about finished trials (which never change), per study: where the scan
-        # for the next round's evidence stopped, and which stalls were reported.
+        self._init_caches()
+
+    def _init_caches(self) -> None:
+        # Facts about a study that never change once true, per study: its recorded decisions
+        # and settings, where the scan for the next round's evidence stopped, which stalls were
+        # reported and whether the end was announced. Rebuilt, not pickled.
         self._lock = threading.Lock()
+        self._known: dict[tuple[int, int], tuple[RoundSettings, list[PruningDecision]]] = {}
         self._scans: dict[tuple[int, int], EvidenceScan] = {}
         self._reported_stalls: set[tuple[int, int, int, int]] = set()
+        self._finished: set[tuple[int, int]] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in ("_lock", "_known", "_scans", "_reported_stalls", "_finished"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_caches()
 
     @staticmethod
     def fixed_params(study: Study) -> dict[str, Any]:
@@ -289,17 +324,9 @@ class MIPSampler(BaseSampler):
         # Decide any round that became determinable (e.g. two workers finished the last trials
         # of a round at the same moment, so neither could see the other as complete), then pin
         # the fixed values on the trial so that all its parameters see the same round.
-        if _is_multi_objective(study):
-            warnings.warn(
-                "MIPSampler cannot prune in a multi-objective study (there is no single best "
-                "trial); it samples by cost only.",
-                stacklevel=2,
-            )
-            return
-        decisions = self._settle_guarded(study, latest=trial.number)
-        storage = study._storage
-        storage.set_trial_system_attr(trial._trial_id, TRIAL_ROUND_KEY, len(decisions))
-        storage.set_trial_system_attr(
+        self._raise_error_if_multi_objective(study)
+        decisions, _ = self._settle(study, None, latest=trial.number)
+        study._storage.set_trial_system_attr(
             trial._trial_id, TRIAL_FIXED_KEY, fixed_from_decisions(decisions)
         )
 
@@ -336,47 +363,76 @@ class MIPSampler(BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         if self._constraints_func is not None and state in (TrialState.COMPLETE, TrialState.PRUNED):
-            constraints = [float(c) for c in self._constraints_func(trial)]
-            study._storage.set_trial_system_attr(trial._trial_id, _CONSTRAINTS_KEY, constraints)
+            # Optuna's own handling: NaN constraints raise, values land in ``constraints``.
+            _process_constraints_after_trial(self._constraints_func, study, trial, state)
             trial = study._storage.get_trial(trial._trial_id)
         # The storage still has the trial as RUNNING; decide with its final state and values.
-        self._settle_guarded(study, finished_copy(trial, state, values), latest=trial.number)
+        finishing = finished_copy(trial, state, values)
+        decisions, scan = self._settle(study, finishing, latest=trial.number)
+        if decisions and not scan.has_free and all(n in scan.fixed for n in trial.params):
+            self._stop(study, decisions)
 
-    def _settle_guarded(
-        self, study: Study, finishing: FrozenTrial | None = None, latest: int = -1
-    ) -> list[PruningDecision]:
-        # An exception here would stop study.optimize(). A decision that cannot be made now is
-        # retried before the next trial; meanwhile sampling goes on with what is recorded.
-        if _is_multi_objective(study):
-            return []
+    def _stop(self, study: Study, decisions: Sequence[PruningDecision]) -> None:
+        """Every parameter is fixed: stop ``study.optimize``, as Optuna's grid samplers do."""
+
+        key = (id(study._storage), study._study_id)
         try:
-            return self._settle(study, finishing, latest)
-        except Exception as e:  # noqa: BLE001
-            _logger.warning(f"MIPSampler could not update its pruning decisions: {e!r}")
-            return pruning_history(study)
+            study.stop()
+        except RuntimeError:  # Ask-and-tell: there is no optimize loop to stop.
+            if key not in self._finished:
+                _logger.warning(
+                    f"MIP has fixed all {len(decisions)} parameters; further trials repeat "
+                    f"{fixed_from_decisions(decisions)}."
+                )
+        else:
+            if key not in self._finished:
+                _logger.info("MIP has fixed every parameter; stopping the study.")
+        self._finished.add(key)
 
     def _settle(
         self, study: Study, finishing: FrozenTrial | None, latest: int
-    ) -> list[PruningDecision]:
-        """Record every decision that is determinable now; return all recorded decisions."""
+    ) -> tuple[list[PruningDecision], EvidenceScan]:
+        """Record every decision that is determinable now; return all recorded decisions and
+        the scan for the next round.
 
-        system_attrs = study._storage.get_study_system_attrs(study._study_id)
-        decisions = decisions_from_system_attrs(system_attrs)
-        settings = self._study_settings(study, system_attrs)
+        The study's attributes are read once per study and then only when a round is due:
+        recorded decisions never change, and a round another worker recorded is due for this
+        worker at the same trial (the scan reads the same trials), where
+        :func:`~optuna_mip._history.record_decision` reads the stored decision back.
+        """
+
+        from optuna_mip.importance import ForestImportanceEvaluator
+
+        settings, decisions = self._known_state(study)
         evaluator = self._evaluator or ForestImportanceEvaluator(seed=settings.forest_seed)
         while True:
             with self._lock:
-                scan = advance(self._scan(study, decisions, settings), study, finishing)
+                scan = advance(
+                    self._scan(study, decisions, settings), study, finishing, running=latest
+                )
             if not scan.ready:
                 self._report_stall(study, scan, decisions, settings, finishing, latest)
-                return decisions
+                return list(decisions), scan
             used = load_evidence(study, scan, finishing)
             for decision in decide_round(
                 used, decisions, settings, evaluator, self._cost_model, study.direction
             ):
                 decision = record_decision(study, decision)
-                decisions.append(decision)
-                _logger.info(f"MIP {decision.summary()}.")
+                with self._lock:
+                    if len(decisions) < decision.round:
+                        decisions.append(decision)
+                        _logger.info(f"MIP {decision.summary()}.")
+
+    def _known_state(self, study: Study) -> tuple[RoundSettings, list[PruningDecision]]:
+        key = (id(study._storage), study._study_id)
+        known = self._known.get(key)
+        if known is None:
+            system_attrs = study._storage.get_study_system_attrs(study._study_id)
+            settings = self._study_settings(study, system_attrs)
+            known = self._known.setdefault(
+                key, (settings, decisions_from_system_attrs(system_attrs))
+            )
+        return known
 
     def _scan(
         self, study: Study, decisions: Sequence[PruningDecision], settings: RoundSettings
@@ -410,13 +466,15 @@ class MIPSampler(BaseSampler):
         # Cheap bound first: at most ``latest - blocker`` trials completed after the blocker.
         if key in self._reported_stalls or scan.n_complete + latest - blocker < patience:
             return
-        n_complete = study._storage.get_n_trials(study._study_id, state=TrialState.COMPLETE)
-        n_complete += finishing is not None and finishing.state == TrialState.COMPLETE
+        n_complete = sum(
+            study._storage.get_n_trials(study._study_id, state=state) for state in _FINISHED
+        )
+        n_complete += finishing is not None and finishing.state in _FINISHED
         if n_complete < patience:
             return
         self._reported_stalls.add(key)
         _logger.warning(
-            f"MIP round {len(decisions) + 1} needs {scan.needed} complete trials and has "
+            f"MIP round {len(decisions) + 1} needs {scan.needed} finished trials and has "
             f"{n_complete}, but trial {blocker} is still RUNNING or WAITING, and no round is "
             "decided while a trial numbered below its evidence may still complete. If that "
             "trial's worker died or the trial was asked and never told, fail it: "
@@ -433,14 +491,21 @@ class MIPSampler(BaseSampler):
         if stored is None:
             study._storage.set_study_system_attr(study._study_id, CONFIG_KEY, mine)
             return self._settings
-        if RoundSettings(**stored) != self._settings:
-            warnings.warn(
-                f"MIPSampler settings {mine} differ from those stored in the study {stored}; "
-                "following the study so that all workers make the same decisions.",
-                stacklevel=3,
+        # A key an older version did not store has its default; an unknown fingerprint (None)
+        # is not compared.
+        theirs = RoundSettings(**stored).to_dict()
+        differing = [k for k in mine if theirs[k] is not None and theirs[k] != mine[k]]
+        stored = theirs
+        if differing:
+            warn(
+                f"MIPSampler settings differ from those stored in the study in {differing} "
+                f"(here {[mine[k] for k in differing]}, stored {[stored[k] for k in differing]}): "
+                "decisions follow the stored numbers, but cost, temperature and the importance "
+                "evaluator cannot be stored; configure every worker alike.",
+                stacklevel=4,
             )
         return RoundSettings(**stored)
 
 
-def _is_multi_objective(study: Study) -> bool:
-    return len(study.directions) > 1
+# A bound for stall reports; a pruned trial without reports is no evidence, but rarely exists.
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)

@@ -36,12 +36,15 @@ def finished_copy(
     return finished
 
 
-def advance(scan: EvidenceScan, study: Study, finishing: FrozenTrial | None = None) -> EvidenceScan:
+def advance(
+    scan: EvidenceScan, study: Study, finishing: FrozenTrial | None = None, running: int = -1
+) -> EvidenceScan:
     """Feed ``scan`` the trials that finished since it last stopped; return the scan to use now.
 
     ``scan`` itself only ever takes stored, finished trials, so it stays valid for later calls.
     The ``finishing`` trial (told but not stored yet) and the trials after it go into a copy.
-    A fresh scan reads all trials in one call; a continued one usually reads one or two.
+    Trial ``running`` (the one being started) is not read: it cannot have finished. A fresh
+    scan reads all trials in one call; a continued one usually reads one.
     """
 
     storage, study_id = study._storage, study._study_id
@@ -59,6 +62,8 @@ def advance(scan: EvidenceScan, study: Study, finishing: FrozenTrial | None = No
             if number >= len(loaded):
                 break
             trial = loaded[number]
+        elif number == running and finishing is None:
+            break
         else:
             try:
                 trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
@@ -73,7 +78,8 @@ def advance(scan: EvidenceScan, study: Study, finishing: FrozenTrial | None = No
 def load_evidence(
     study: Study, scan: EvidenceScan, finishing: FrozenTrial | None = None
 ) -> list[FrozenTrial]:
-    """The complete trials a ready ``scan`` went through, by number."""
+    """The evidence trials (see :func:`~optuna_mip._rounds.is_evidence`) a ready ``scan`` went
+    through, by number."""
 
     trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
     by_number = {t.number: t for t in trials if t.number < scan.next_number}

@@ -19,26 +19,26 @@ Both are :class:`~optuna.importance.BaseImportanceEvaluator` subclasses, so they
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Sequence
 import dataclasses
-import json
-from typing import Any
 from typing import TYPE_CHECKING
 
 import numpy as np
-from optuna.distributions import CategoricalDistribution
 from optuna.importance import BaseImportanceEvaluator
 from optuna.logging import get_logger
 from optuna.trial import TrialState
-from sklearn.ensemble import RandomForestRegressor
 
-from optuna_mip._space import is_number
+from optuna_mip._encoding import design_matrix
+from optuna_mip._encoding import encode_values
+from optuna_mip._encoding import partial_dependence
+from optuna_mip._encoding import Target
+from optuna_mip._encoding import target_values
 
 
 if TYPE_CHECKING:
     from optuna.study import Study
     from optuna.trial import FrozenTrial
+    from sklearn.ensemble import RandomForestRegressor
 
 
 __all__ = [
@@ -53,74 +53,6 @@ __all__ = [
 
 # Under "optuna." so that optuna.logging.set_verbosity and its handler apply, as to Optuna's own messages.
 _logger = get_logger(f"optuna.{__name__}")
-
-Target = Callable[["FrozenTrial"], float]
-
-
-def design_matrix(trials: Sequence[FrozenTrial], names: Sequence[str]) -> np.ndarray:
-    """One row per trial and one column per parameter name, as the forest sees them.
-
-    Numeric parameters, and categorical ones whose choices are all numbers, are used by value
-    (trees are invariant to monotone transforms, so only the order matters and a log scale
-    changes nothing). Other categorical parameters are encoded by the index of the choice, in
-    the order of the first distribution seen and then of first appearance; choices are keyed by
-    their JSON text so that ``1``, ``1.0`` and ``True`` stay distinct. A parameter a trial does
-    not have (conditional search spaces) gets a value below every observed one, so trees can
-    split "absent" from "present".
-    """
-
-    columns = [_encode_column(trials, name) for name in names]
-    if not columns:
-        return np.zeros((len(trials), 0))
-    return np.column_stack(columns)
-
-
-def encode_values(trials: Sequence[FrozenTrial], name: str, values: Sequence[Any]) -> np.ndarray:
-    """The codes :func:`design_matrix` gives ``values`` of ``name`` alongside ``trials``.
-
-    Useful to probe a forest fitted on ``design_matrix(trials, ...)`` at chosen values, e.g. for
-    partial dependence.
-    """
-
-    from optuna.trial import create_trial
-
-    # A one-choice categorical holds any value, whatever ranges the trials' distributions had;
-    # it is encoded like the trials' values (numbers by value, other choices by their codes).
-    probes = [
-        create_trial(
-            params={name: v}, distributions={name: CategoricalDistribution([v])}, value=0.0
-        )
-        for v in values
-    ]
-    return _encode_column([*trials, *probes], name)[len(trials) :]
-
-
-def partial_dependence(
-    forest: RandomForestRegressor, x: np.ndarray, column: int, codes: np.ndarray
-) -> np.ndarray:
-    """Prediction per tree (rows) and candidate code (columns), averaged over the rows of ``x``.
-
-    Each row of ``x`` is predicted with ``column`` set to each candidate: the effect of that
-    parameter with the others as they were sampled, which a single trial's value cannot show
-    under noise.
-    """
-
-    probe = np.repeat(x[None, :, :], len(codes), axis=0)
-    probe[:, :, column] = np.asarray(codes)[:, None]
-    flat = probe.reshape(-1, x.shape[1])
-    per_tree = np.stack([tree.predict(flat) for tree in forest.estimators_])
-    return per_tree.reshape(len(forest.estimators_), len(codes), x.shape[0]).mean(axis=2)
-
-
-def target_values(trials: Sequence[FrozenTrial], target: Target | None = None) -> np.ndarray:
-    """``target`` (default: the objective value) of each trial, infinities clipped to the finite
-    range and NaN set to the finite mean (a forest cannot fit either)."""
-
-    y = np.asarray([t.value if target is None else target(t) for t in trials], dtype=float)
-    finite = y[np.isfinite(y)]
-    if finite.size == 0:
-        return np.zeros_like(y)
-    return np.clip(np.nan_to_num(y, nan=finite.mean()), finite.min(), finite.max())
 
 
 class ForestImportanceEvaluator(BaseImportanceEvaluator):
@@ -147,18 +79,26 @@ class ForestImportanceEvaluator(BaseImportanceEvaluator):
         *,
         target: Target | None = None,
     ) -> dict[str, float]:
-        """Importance of ``params`` (default: every parameter of a complete trial), summing to one.
+        """Importance of ``params`` (default: every parameter of a complete trial), summing to one,
+        most important first, as Optuna's evaluators return them.
 
         All zeros when the forest cannot split (fewer than two trials, a constant target) or
         the fit fails: no parameter is then more important than another.
+
+        Raises:
+            ValueError: for a multi-objective study without ``target``, or a name in ``params``
+                that no complete trial has.
         """
 
-        trials, names = _complete_trials_and_names(study, params)
+        trials, names = _complete_trials_and_names(study, params, target)
         importances = self._importances(design_matrix(trials, names), target_values(trials, target))
-        return dict(zip(names, importances.tolist()))
+        return _sorted(dict(zip(names, importances.tolist())))
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> RandomForestRegressor:
         """The fitted forest (``n_jobs=1``, so the result is bit-for-bit the same everywhere)."""
+
+        # Imported here so that ``import optuna_mip`` stays as fast as ``import optuna``.
+        from sklearn.ensemble import RandomForestRegressor
 
         forest = RandomForestRegressor(n_estimators=self._n_trees, random_state=self._seed, n_jobs=1)
         return forest.fit(x, y)
@@ -200,8 +140,9 @@ class NullCorrectedImportanceEvaluator(ForestImportanceEvaluator):
     offering many split points. Subtracting it stops a dead parameter with many values (or a
     continuous one) from looking more important than a useful one with two values. The
     difference is negative for a parameter that explains less than chance would; it is not
-    clipped, so that such parameters stay ordered (MIP prunes the lowest first, and takes shares
-    of the positive part only).
+    clipped to zero by :meth:`evaluate`, as :func:`optuna.importance.get_param_importances`
+    expects; :meth:`null_importances` keeps the signed values, and MIP ranks by them so that
+    parameters below chance stay ordered (it prunes the lowest first).
 
     Args:
         n_shuffles:
@@ -225,10 +166,10 @@ class NullCorrectedImportanceEvaluator(ForestImportanceEvaluator):
         *,
         target: Target | None = None,
     ) -> dict[str, float]:
-        return {
-            name: null.corrected
-            for name, null in self.null_importances(study, params, target=target).items()
-        }
+        """MDI above chance, clipped at zero, most important first (see :meth:`null_importances`)."""
+
+        nulls = self.null_importances(study, params, target=target)
+        return _sorted({name: max(null.corrected, 0.0) for name, null in nulls.items()})
 
     def null_importances(
         self,
@@ -239,7 +180,7 @@ class NullCorrectedImportanceEvaluator(ForestImportanceEvaluator):
     ) -> dict[str, NullImportance]:
         """Per parameter, its MDI and the mean and 95th percentile of its MDI under shuffling."""
 
-        trials, names = _complete_trials_and_names(study, params)
+        trials, names = _complete_trials_and_names(study, params, target)
         x, y = design_matrix(trials, names), target_values(trials, target)
         rng = np.random.default_rng(self._seed)
         null = np.asarray([self._importances(x, rng.permutation(y)) for _ in range(self._n_shuffles)])
@@ -255,38 +196,22 @@ class NullCorrectedImportanceEvaluator(ForestImportanceEvaluator):
 
 
 def _complete_trials_and_names(
-    study: Study, params: list[str] | None
+    study: Study, params: Sequence[str] | None, target: Target | None
 ) -> tuple[list[FrozenTrial], list[str]]:
+    if target is None and len(study.directions) > 1:
+        raise ValueError(
+            "Importances of a multi-objective study need a `target`, e.g. "
+            "target=lambda t: t.values[0]."
+        )
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    known = {name for t in trials for name in t.params}
     if params is None:
-        return trials, sorted({name for t in trials for name in t.params})
+        return trials, sorted(known)
+    unknown = [name for name in params if name not in known]
+    if unknown:
+        raise ValueError(f"No complete trial has the parameters {unknown}.")
     return trials, list(params)
 
 
-def _encode_column(trials: Sequence[FrozenTrial], name: str) -> np.ndarray:
-    distributions = [t.distributions[name] for t in trials if name in t.params]
-    categorical = [d for d in distributions if isinstance(d, CategoricalDistribution)]
-    by_index = any(not all(is_number(c) for c in d.choices) for d in categorical)
-    codes: dict[str, int] = {}
-    column = np.full(len(trials), np.nan)
-    for i, trial in enumerate(trials):
-        if name not in trial.params:
-            continue
-        value = trial.params[name]
-        if not by_index:
-            column[i] = float(value)
-            continue
-        distribution = trial.distributions[name]
-        if isinstance(distribution, CategoricalDistribution):
-            for choice in distribution.choices:
-                codes.setdefault(_choice_key(choice), len(codes))
-        column[i] = codes.setdefault(_choice_key(value), len(codes))
-    present = column[~np.isnan(column)]
-    if present.size == 0:
-        return np.zeros(len(trials))
-    column[np.isnan(column)] = present.min() - 1.0 - (present.max() - present.min())
-    return column
-
-
-def _choice_key(choice: Any) -> str:
-    return json.dumps(choice, sort_keys=True, default=repr)
+def _sorted(importances: dict[str, float]) -> dict[str, float]:
+    return dict(sorted(importances.items(), key=lambda item: item[1], reverse=True))

@@ -25,7 +25,6 @@ pytest_samplers = pytest.importorskip(
     "optuna.testing.pytest_samplers", reason="this Optuna does not ship its sampler test cases"
 )
 BasicSamplerTestCase = pytest_samplers.BasicSamplerTestCase
-MultiObjectiveSamplerTestCase = pytest_samplers.MultiObjectiveSamplerTestCase
 
 import optuna_mip
 from optuna_mip import MIPSampler
@@ -59,10 +58,6 @@ class _MIPFixture:
 class TestBasicContract(_MIPFixture, BasicSamplerTestCase):
     pass
 
-
-@pytest.mark.filterwarnings("ignore:MIPSampler cannot prune")
-class TestMultiObjectiveContract(_MIPFixture, MultiObjectiveSamplerTestCase):
-    pass
 
 
 def mixed(trial: Trial) -> float:
@@ -99,7 +94,7 @@ def test_n_jobs_two_is_deterministic_before_the_first_decision() -> None:
     assert {d.param for d in optuna_mip.pruning_history(parallel)} == {"a", "b", "c"}
     # Values come from (seed, trial number, name), not from a shared generator.
     def first_round(study: optuna.Study) -> dict[int, dict[str, Any]]:
-        return {t.number: t.params for t in study.trials if t.system_attrs["mip:round"] == 0}
+        return {t.number: t.params for t in study.trials if t.system_attrs["mip:fixed"] == {}}
 
     in_both = first_round(parallel).keys() & first_round(sequential).keys()
     assert len(in_both) >= 5

@@ -14,8 +14,6 @@ from optuna.distributions import IntDistribution
 from optuna.study import StudyDirection
 from optuna.trial import Trial
 from optuna.trial import TrialState
-import optuna_dashboard
-import plotly.graph_objects as go
 import pytest
 
 from _mip_helpers import assert_decisions_are_pure
@@ -87,7 +85,7 @@ def test_trials_use_the_values_fixed_when_they_were_sampled() -> None:
     study = run_mip(four_params, cost=COST, seed=4, samples_per_round=5)
     history = optuna_mip.pruning_history(study)
     for trial in study.trials:
-        round_ = trial.system_attrs["mip:round"]
+        round_ = len(trial.system_attrs["mip:fixed"])  # One parameter per decision.
         fixed = {d.param: d.value for d in history[:round_]}
         assert trial.system_attrs["mip:fixed"] == fixed
         assert {k: trial.params[k] for k in fixed} == fixed
@@ -95,14 +93,13 @@ def test_trials_use_the_values_fixed_when_they_were_sampled() -> None:
         assert round_ == sum(d.last_trial_number < trial.number for d in history)
 
 
-def test_failed_and_pruned_trials_are_not_evidence() -> None:
+def test_failed_trials_and_pruned_trials_without_reports_are_not_evidence() -> None:
     def objective(trial: Trial) -> float:
         value = four_params(trial)
         if trial.number % 4 == 1:
             raise RuntimeError("training diverged")
         if trial.number % 4 == 2:
-            trial.report(value, step=0)
-            raise optuna.TrialPruned()
+            raise optuna.TrialPruned()  # Pruned before it reported anything.
         return value
 
     study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
@@ -110,8 +107,82 @@ def test_failed_and_pruned_trials_are_not_evidence() -> None:
     history = optuna_mip.pruning_history(study)
     assert len(history) == 4
     assert [d.n_complete_trials for d in history] == [10, 20, 30, 40]
+    complete = [t.number for t in study.trials if t.state == TrialState.COMPLETE]
+    assert [d.last_trial_number for d in history] == [complete[9], complete[19], complete[29], complete[39]]
 
     # The same decisions come out of the trials alone.
+    assert_decisions_are_pure(study, COST)
+
+
+def test_pruned_trials_count_with_their_last_reported_value() -> None:
+    # Every other trial is pruned after two reports; the last one carries the depth signal.
+    def objective(trial: Trial) -> float:
+        value = four_params(trial)
+        if trial.number % 2 == 1:
+            trial.report(0.0, step=1)
+            trial.report(value, step=2)
+            raise optuna.TrialPruned()
+        return value
+
+    study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
+    study.optimize(objective, n_trials=100, callbacks=[optuna_mip.StopWhenAllFixed()])
+    history = optuna_mip.pruning_history(study)
+    assert [d.n_complete_trials for d in history] == [10, 20, 30, 40]
+    assert [d.last_trial_number for d in history] == [9, 19, 29, 39]
+    assert (history[-1].param, history[-1].value) == ("depth", 8)
+    # "Best" decisions point at complete trials whenever a round has one with the parameter.
+    for d in history:
+        assert study.trials[d.best_trial_number].state == TrialState.COMPLETE
+    assert_decisions_are_pure(study, COST)
+
+
+def test_complete_trials_are_best_before_pruned_ones_which_rank_by_last_step() -> None:
+    x = {"x": CategoricalDistribution([0, 1, 2, 3])}
+
+    def trial(value: float, state: TrialState, steps: dict[int, float] | None = None) -> Any:
+        return optuna.trial.create_trial(
+            params={"x": 0},
+            distributions=x,
+            value=value if state == TrialState.COMPLETE else None,
+            intermediate_values=steps,
+            state=state,
+        )
+
+    pruned_early = trial(0.0, TrialState.PRUNED, {1: 100.0})
+    pruned_late = trial(0.0, TrialState.PRUNED, {1: -5.0, 3: 1.0})
+    pruned_late_worse = trial(0.0, TrialState.PRUNED, {3: 0.5})
+    complete = trial(0.1, TrialState.COMPLETE)
+    for i, t in enumerate([pruned_early, pruned_late, pruned_late_worse, complete]):
+        t.number = i
+    maximize = StudyDirection.MAXIMIZE
+    assert _best([pruned_early, pruned_late, pruned_late_worse, complete], maximize) is complete
+    assert _best([pruned_early, pruned_late, pruned_late_worse], maximize) is pruned_late
+    assert _best([pruned_early, pruned_late_worse], StudyDirection.MINIMIZE) is pruned_late_worse
+
+
+def test_rounds_progress_under_a_median_pruner() -> None:
+    # A learning curve per trial: the final score of "depth" reached in ten steps. MedianPruner
+    # stops most trials below the running median; MIP must still decide every round.
+    def objective(trial: Trial) -> float:
+        final = four_params(trial)
+        for step in range(1, 11):
+            trial.report(final * step / 10, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return final
+
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=MIPSampler(cost=COST, seed=0),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
+    )
+    study.optimize(objective, n_trials=100, callbacks=[optuna_mip.StopWhenAllFixed()])
+    history = optuna_mip.pruning_history(study)
+    n_pruned = sum(t.state == TrialState.PRUNED for t in study.trials)
+    assert n_pruned >= 10
+    assert len(history) == 4 and len(study.trials) == 40
+    assert (history[-1].param, history[-1].value) == ("depth", 8)
+    assert study.best_params["depth"] == 8
     assert_decisions_are_pure(study, COST)
 
 
@@ -262,16 +333,33 @@ def test_conditional_parameters_are_pruned_too() -> None:
         return trial.suggest_int("depth", 1, 5) / 5
 
     study = run_mip(objective, seed=0, samples_per_round=4)
-    assert {d.param for d in optuna_mip.pruning_history(study)} <= {"kind", "alpha", "depth"}
+    assert {d.param for d in optuna_mip.pruning_history(study)} == {"kind", "alpha", "depth"}
     assert "kind" in MIPSampler.fixed_params(study)
 
 
-def test_stop_when_all_fixed_with_extra_trials() -> None:
+def test_the_sampler_stops_the_study_once_every_parameter_is_fixed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
-    study.optimize(four_params, n_trials=100, callbacks=[optuna_mip.StopWhenAllFixed(2)])
-    assert len(study.trials) == 42
-    fixed = MIPSampler.fixed_params(study)
-    assert [t.params for t in study.trials[-2:]] == [fixed, fixed]
+    study.optimize(four_params, n_trials=100)
+    assert len(optuna_mip.pruning_history(study)) == 4
+    assert len(study.trials) == 40
+
+    # Ask-and-tell has no loop to stop: the sampler says so once.
+    study = optuna.create_study(
+        direction="maximize", sampler=MIPSampler(cost=COST, seed=0, samples_per_round=2)
+    )
+    optuna.logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING", logger="optuna"):
+            for _ in range(12):
+                trial = study.ask()
+                study.tell(trial, four_params(trial))
+    finally:
+        optuna.logging.disable_propagation()
+    assert len(optuna_mip.pruning_history(study)) == 4
+    said = {r.getMessage() for r in caplog.records if "fixed all 4 parameters" in r.getMessage()}
+    assert len(said) == 1
 
 
 def test_required_trials() -> None:
@@ -299,6 +387,15 @@ def test_decisions_are_published_only_on_request() -> None:
         line = study.user_attrs[f"mip:round:{d.round:02d}"]
         assert line.startswith(f"round {d.round}: fixed {d.param!r} = {d.value!r} ({d.reason};")
 
+
+
+def test_dashboard_note_and_importance_plot() -> None:
+    # Optional extras of the sampler: skipped where only its own dependencies are installed.
+    optuna_dashboard = pytest.importorskip("optuna_dashboard")
+    go = pytest.importorskip("plotly.graph_objects")
+    study = optuna.create_study(direction="maximize", sampler=MIPSampler(cost=COST, seed=0))
+    study.optimize(four_params, n_trials=100, callbacks=[optuna_mip.PublishDecisions()])
+    history = optuna_mip.pruning_history(study)
     note = optuna_dashboard.get_note(study)
     assert "Minimum Importance Pruning" in note and "`ForestImportanceEvaluator`" in note
     for d in history:
@@ -311,18 +408,13 @@ def test_decisions_are_published_only_on_request() -> None:
     assert list(depth.x) == [1, 2, 3, 4]
     assert list(depth.y) == [d.importances["depth"] for d in history]
 
-
-def test_plot_before_any_decision() -> None:
-    figure = optuna_mip.plot_importance_history(optuna.create_study())
-    assert len(figure.data) == 0
+    assert len(optuna_mip.plot_importance_history(optuna.create_study()).data) == 0
 
 
-def test_multi_objective_samples_by_cost_without_pruning() -> None:
+def test_multi_objective_studies_are_refused() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=MIPSampler(cost=COST))
-    with pytest.warns(UserWarning, match="multi-objective"):
-        study.optimize(lambda t: (four_params(t), 0.0), n_trials=25)
-    assert optuna_mip.pruning_history(study) == []
-    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    with pytest.raises(ValueError, match="multi-objective"):
+        study.optimize(lambda t: (four_params(t), 0.0), n_trials=2)
 
 
 def test_minimize_prunes_towards_the_lowest_objective() -> None:
@@ -404,11 +496,11 @@ def test_stuck_trial_is_reported_once_within_a_round(caplog: pytest.LogCaptureFi
             study.optimize(four_params, n_trials=3 * k)
     finally:
         optuna.logging.disable_propagation()
-    # The round needs k complete trials; the warning comes once, when it has k more.
+    # The round needs k finished trials; the warning comes once, when it has k more.
     stalls = {r.getMessage() for r in caplog.records if "still RUNNING" in r.getMessage()}
     assert len(stalls) == 1
     [stall] = stalls
-    assert f"needs {k} complete trials and has {2 * k}" in stall
+    assert f"needs {k} finished trials and has {2 * k}" in stall
     assert "trial 0" in stall and "fail_stale_trials" in stall
     assert optuna_mip.pruning_history(study) == []  # Decisions stay a function of the study.
     study.tell(0, state=TrialState.FAIL)
