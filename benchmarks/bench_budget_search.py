@@ -42,7 +42,9 @@ than the other methods together.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
+import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
 import math
@@ -205,10 +207,31 @@ class Problem:
         """One search per seed, for MIP's n * K trials (it stops there; the others run them all)."""
 
         n_trials = required_trials(self.n_params, method.samples_per_round)
-        return [
-            search(method.factory, self.objective_for(s), self.cost, s, n_trials, self.spend_attr, make_pruner(pruner))
-            for s in seeds
-        ]
+        return run_all(
+            [
+                functools.partial(
+                    search, method.factory, self.objective_for(s), self.cost, s, n_trials, self.spend_attr, make_pruner(pruner)
+                )
+                for s in seeds
+            ]
+        )
+
+
+PROCESSES = 1  # --processes
+_PENDING: list[Callable[[], Run]] = []  # what forked workers run, by index: searches hold lambdas, which do not pickle
+
+
+def _run_pending(index: int) -> Run:
+    return _PENDING[index]()
+
+
+def run_all(searches: list[Callable[[], Run]]) -> list[Run]:
+    """Each search's run, in order; side by side in PROCESSES forked processes (each search is seeded alone)."""
+    if PROCESSES == 1:
+        return [run() for run in searches]
+    _PENDING[:] = searches
+    with multiprocessing.get_context("fork").Pool(PROCESSES) as pool:
+        return pool.map(_run_pending, range(len(searches)))
 
 
 def trials_text(n_params: int) -> str:
@@ -217,6 +240,8 @@ def trials_text(n_params: int) -> str:
 
 def recorded_problem(reference: Path) -> tuple[Problem, RecordedObjective]:
     objective = RecordedObjective(read_recorded_budgets(reference))
+    for recorded in objective.recorded:
+        recorded.correlation  # bootstrapped once here, not again in each forked worker
     problem = Problem(lambda seed: objective, objective.space.value_costs(), len(objective.space.values), "gpu_hours")
     return problem, objective
 
@@ -392,11 +417,16 @@ def parse_arguments(
     parser.add_argument("--first-seed", type=int, default=first_seed, help=f"seeds run from here (default {first_seed})")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="folder of the recorded budgets")
     parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--processes", type=int, default=1, help="searches run side by side (default 1)")
     if pruners:
         parser.add_argument(
             "--pruners", default=",".join(PRUNERS), help=f"comma-separated pruners to run with (default {','.join(PRUNERS)})"
         )
     args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be >= 1")
+    global PROCESSES
+    PROCESSES = args.processes
     if unknown := set(getattr(args, "pruners", "none").split(",")) - set(PRUNERS):
         parser.error(f"unknown pruner {sorted(unknown)[0]!r}; choose from {', '.join(PRUNERS)}")
     if args.seeds < 1:

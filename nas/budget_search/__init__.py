@@ -11,6 +11,7 @@ from nas.budget_search._report import (
     parameter_importances,
     plot_hyperparameter_effects,
     plot_importance_vs_null,
+    pruned_summary,
     spend_curve,
     write_report,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "parameter_importances",
     "plot_hyperparameter_effects",
     "plot_importance_vs_null",
+    "pruned_summary",
     "read_recorded_budgets",
     "spend_curve",
     "write_report",

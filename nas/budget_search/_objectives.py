@@ -33,7 +33,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 import optuna
@@ -78,9 +78,13 @@ def _record(trial: optuna.Trial, correlation: Correlation, **extra: Any) -> None
         trial.set_user_attr(key, value)
 
 
-def shared_order(items: Sequence[_Item], seed: int) -> list[_Item]:
-    """``items`` in the order every trial of a study measures them: a permutation drawn from ``seed``."""
-    return [items[i] for i in np.random.default_rng(seed).permutation(len(items))]
+def shared_order(names: Iterable[str], seed: int) -> list[str]:
+    """Sorted ``names`` in the order every trial of a study measures them: a permutation drawn from ``seed``.
+
+    Both objectives draw it from the sorted names, so a recorded replay follows a real run's order.
+    """
+    ordered = sorted(names)
+    return [ordered[i] for i in np.random.default_rng(seed).permutation(len(ordered))]
 
 
 def _check_report_every(report_every: int | None, n_architectures: int) -> int:
@@ -150,7 +154,10 @@ class TrainingObjective:
         if len(architectures) < 3:
             raise TableError(f"need at least 3 architectures to rank, got {len(architectures)}")
         self.space, self.dataset, self.store = space, dataset, store
-        self.architectures = shared_order(list(architectures), order_seed)
+        by_name = {architecture.name: architecture for architecture in architectures}
+        if len(by_name) < len(architectures):
+            raise TableError("architecture names repeat: each one is measured once per budget")
+        self.architectures = [by_name[name] for name in shared_order(list(by_name), order_seed)]
         self.penalty = _check_penalty(penalty)
         self.report_every = _check_report_every(report_every, len(self.architectures))
         self.device, self.progress = device, progress
@@ -275,8 +282,7 @@ class RecordedObjective:
         self.space = recorded_space(self.recorded)
         self.penalty = _check_penalty(penalty)
         self._max_hours = max(r.gpu_hours for r in self.recorded)
-        names = sorted({name for r in self.recorded for name in r.architectures})
-        self.architectures = shared_order(names, order_seed)
+        self.architectures = shared_order({name for r in self.recorded for name in r.architectures}, order_seed)
         self.report_every = _check_report_every(report_every, len(self.architectures))
         self._pairs = {r.setting: dict(zip(r.architectures, r.pairs)) for r in self.recorded}
 

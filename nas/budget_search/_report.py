@@ -91,6 +91,19 @@ def measured_share(trial: FrozenTrial) -> float:
     return measured / total if isinstance(measured, int) and isinstance(total, int) and total else 1.0
 
 
+def pruned_summary(trial: FrozenTrial) -> str:
+    """A progress line for a pruned budget trial: where the pruner stopped it and what that saved."""
+    measured, total = trial.user_attrs.get("architectures_measured"), trial.user_attrs.get("architectures_total")
+    r_s = trial.user_attrs.get("pruned_r_s")
+    running = f" at running r_s {r_s:.3f}" if isinstance(r_s, float) else ""
+    return (
+        f"trial {trial.number} pruned after {measured} of {total} architectures{running}: "
+        f"saved {total - measured} trainings ({1 - measured_share(trial):.0%} of this budget's cost)"
+        if isinstance(measured, int) and isinstance(total, int)
+        else f"trial {trial.number} pruned"
+    )
+
+
 def spend_curve(trials: Sequence[FrozenTrial], attr: str = "cost") -> np.ndarray:
     """Cumulative cost after each trial, counting each architecture under each budget once (the result cache).
 
