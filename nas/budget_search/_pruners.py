@@ -77,7 +77,10 @@ _FACTORIES: dict[str, Callable[[int], optuna.pruners.BasePruner]] = {
 }
 
 PRUNERS: tuple[str, ...] = tuple(_FACTORIES)
-DEFAULT_PRUNER = "median"
+# On the recorded budgets (10 seeds) neither "interval" nor "median" ever pruned the best budget, while
+# successive halving and Hyperband did; with the paper's MIP "interval" reached it in 8 of 10 seeds at
+# 1.09x plain TPE's median spend, "median" in 6 of 10 at 1.46x.
+DEFAULT_PRUNER = "interval"
 
 
 def make_pruner(name: str, *, architectures: int = 100) -> optuna.pruners.BasePruner:
