@@ -23,7 +23,17 @@ reached task23 most often at K = 10 on seeds 100-129 of ``benchmarks/bench_mip_s
 samplers' draws). "MIP T=8 K=20" also takes 20 trials per round, so it runs twice the trials of
 the others (160 on the recorded budgets).
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_budget_search.py [--seeds 10] [--quick]
+**Pruners** (second axis, recorded budgets only). MIP, MIP T=8, TPE and Random also run with each
+pruner of :data:`nas.budget_search.PRUNERS`: a trial replays the recorded accuracies in the
+study's shared architecture order, reports its running objective every 10 architectures, and a
+pruned trial spends what it trained (recorded GPU-hours per architecture times the architectures
+measured; a budget met again spends only the architectures it had not trained yet). "Reaching"
+the best budget means completing a trial on it. TPE and Random run 80 trials, pruned or not; MIP
+runs until every parameter is fixed (it counts only complete trials, so pruning gives it more
+trials), at most 4 x 80. Where a search missed the best budget the benchmark says which prune or
+MIP decision cut it off.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_budget_search.py [--seeds 10] [--quick] [--pruners none,median]
 
 ``--quick`` leaves out "MIP null-corrected", which fits 21 forests per round and costs more CPU
 than the other methods together.
@@ -32,7 +42,9 @@ than the other methods together.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
+import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
 import math
@@ -50,6 +62,7 @@ import optuna  # noqa: E402
 from optuna.distributions import CategoricalDistribution  # noqa: E402
 
 from nas import RecordedObjective, read_recorded_budgets, spend_curve  # noqa: E402
+from nas.budget_search import PRUNERS, make_pruner  # noqa: E402
 from optuna_mip import MIPSampler, PruningDecision, StopWhenAllFixed, pruning_history, required_trials  # noqa: E402
 from optuna_mip.importance import NullCorrectedImportanceEvaluator  # noqa: E402
 
@@ -96,6 +109,9 @@ class MIPSetting:
         return Method(self.sampler, self.samples_per_round)
 
 
+PRUNED_METHODS = ("MIP", "MIP T=8", "TPE", "Random")  # the ones that also run with each pruner
+MIP_TRIAL_CAP = 4  # with pruning MIP runs at most this many times its n * K trials
+
 METHODS: dict[str, Method] = {
     "MIP": MIPSetting().method(),
     "MIP T=8": MIPSetting(temperature=8.0).method(),
@@ -108,11 +124,14 @@ METHODS: dict[str, Method] = {
 
 @dataclass(frozen=True)
 class Run:
-    """One search: cumulative spend, best objective so far and setting of each complete trial."""
+    """One search: after each finished (complete or pruned) trial, cumulative spend, best complete
+    objective so far, the trial's setting and state."""
 
     spend: np.ndarray
     best: np.ndarray
     settings: list[str]
+    complete: list[bool]
+    measured: list[int]
     decisions: list[PruningDecision]
 
     def best_within(self, spend: float) -> float:
@@ -120,22 +139,40 @@ class Run:
         return float(within[-1]) if within.size else math.nan
 
     def spend_to_visit(self, setting: str) -> float:
-        hits = [i for i, s in enumerate(self.settings) if s == setting]
+        """Spend until a trial on ``setting`` completed: a pruned one never tells the search it is best."""
+        hits = [i for i, (s, done) in enumerate(zip(self.settings, self.complete)) if s == setting and done]
         return float(self.spend[hits[0]]) if hits else math.inf
+
+    def prunes_of(self, setting: str) -> list[int]:
+        """Architectures measured by each pruned trial on ``setting``."""
+        return [m for s, done, m in zip(self.settings, self.complete, self.measured) if s == setting and not done]
 
 
 def search(
-    factory: SamplerFactory, objective: Callable, cost: dict, seed: int, n_trials: int, spend_attr: str
+    factory: SamplerFactory,
+    objective: Callable,
+    cost: dict,
+    seed: int,
+    n_trials: int,
+    spend_attr: str,
+    pruner: optuna.pruners.BasePruner | None = None,
 ) -> Run:
     sampler = factory(cost, seed)
     callbacks = [StopWhenAllFixed()] if isinstance(sampler, MIPSampler) else []
-    study = optuna.create_study(direction="maximize", sampler=sampler)
+    if isinstance(sampler, MIPSampler) and not isinstance(pruner, (type(None), optuna.pruners.NopPruner)):
+        n_trials *= MIP_TRIAL_CAP
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     study.optimize(objective, n_trials=n_trials, callbacks=callbacks)
-    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    complete, pruned = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED
+    trials = study.get_trials(deepcopy=False, states=(complete, pruned))
+    values = [t.value if t.state == complete else -math.inf for t in trials]
+    best = np.maximum.accumulate(values) if values else np.zeros(0)
     return Run(
         spend=spend_curve(trials, spend_attr),
-        best=np.maximum.accumulate([t.value for t in trials]),
+        best=np.where(np.isfinite(best), best, np.nan),
         settings=[str(t.user_attrs.get("setting")) for t in trials],
+        complete=[t.state == complete for t in trials],
+        measured=[int(t.user_attrs.get("architectures_measured", N_ARCHITECTURES)) for t in trials],
         decisions=pruning_history(study),
     )
 
@@ -145,7 +182,7 @@ def equal_spend_table(runs: dict[str, list[Run]], reference: str, unit: str, sca
     thresholds = [f * total for f in SPEND_FRACTIONS]
     print(f"best objective within a share of {reference}'s mean total spend ({total * scale:.0f} {unit}); mean ± std")
     columns = "".join(f"{f'{f:.0%} ({t * scale:.0f})':>22}" for f, t in zip(SPEND_FRACTIONS, thresholds))
-    print(f"{'method':<20}{columns}{'total spend':>14}")
+    print(f"{'method':<32}{columns}{'total spend':>14}")
     for method, method_runs in runs.items():
         cells = []
         for t in thresholds:
@@ -154,7 +191,7 @@ def equal_spend_table(runs: dict[str, list[Run]], reference: str, unit: str, sca
             cell = f"{np.nanmean(values):.4f} ± {np.nanstd(values):.4f}" if missing < len(values) else "n/a"
             cells.append(cell + (f" ({missing} n/a)" if missing else ""))
         mean_total = np.mean([r.spend[-1] for r in method_runs]) * scale
-        print(f"{method:<20}" + "".join(f"{c:>22}" for c in cells) + f"{mean_total:14.0f}")
+        print(f"{method:<32}" + "".join(f"{c:>22}" for c in cells) + f"{mean_total:14.0f}")
 
 
 @dataclass(frozen=True)
@@ -166,11 +203,35 @@ class Problem:
     n_params: int
     spend_attr: str
 
-    def runs(self, method: Method, seeds: range) -> list[Run]:
+    def runs(self, method: Method, seeds: range, pruner: str = "none") -> list[Run]:
         """One search per seed, for MIP's n * K trials (it stops there; the others run them all)."""
 
         n_trials = required_trials(self.n_params, method.samples_per_round)
-        return [search(method.factory, self.objective_for(s), self.cost, s, n_trials, self.spend_attr) for s in seeds]
+        return run_all(
+            [
+                functools.partial(
+                    search, method.factory, self.objective_for(s), self.cost, s, n_trials, self.spend_attr, make_pruner(pruner)
+                )
+                for s in seeds
+            ]
+        )
+
+
+PROCESSES = 1  # --processes
+_PENDING: list[Callable[[], Run]] = []  # what forked workers run, by index: searches hold lambdas, which do not pickle
+
+
+def _run_pending(index: int) -> Run:
+    return _PENDING[index]()
+
+
+def run_all(searches: list[Callable[[], Run]]) -> list[Run]:
+    """Each search's run, in order; side by side in PROCESSES forked processes (each search is seeded alone)."""
+    if PROCESSES == 1:
+        return [run() for run in searches]
+    _PENDING[:] = searches
+    with multiprocessing.get_context("fork").Pool(PROCESSES) as pool:
+        return pool.map(_run_pending, range(len(searches)))
 
 
 def trials_text(n_params: int) -> str:
@@ -179,6 +240,8 @@ def trials_text(n_params: int) -> str:
 
 def recorded_problem(reference: Path) -> tuple[Problem, RecordedObjective]:
     objective = RecordedObjective(read_recorded_budgets(reference))
+    for recorded in objective.recorded:
+        recorded.correlation  # bootstrapped once here, not again in each forked worker
     problem = Problem(lambda seed: objective, objective.space.value_costs(), len(objective.space.values), "gpu_hours")
     return problem, objective
 
@@ -232,45 +295,61 @@ class Reachability:
 
 
 def explain_misses(misses: list[Run], setting: str, reachability: Reachability) -> str:
-    """For each search that never reached ``setting``: the decision that made it unreachable."""
+    """For each search that never completed ``setting``: the prune or decision that cut it off."""
 
     described = []
     for run in misses:
+        prunes = run.prunes_of(setting)
         decision = reachability.ruled_out_by(run.decisions, setting)
-        described.append(
-            "never ruled out"
-            if decision is None
-            else f"round {decision.round} {decision.param}={decision.value!r} ({decision.reason})"
-        )
-    return f"{len(misses)} missed; {setting} became unreachable after: " + "; ".join(described)
+        if prunes:
+            described.append(f"pruned after {', '.join(map(str, prunes))} architectures")
+        elif decision is not None:
+            described.append(f"round {decision.round} {decision.param}={decision.value!r} ({decision.reason})")
+        else:
+            described.append("never drawn" if not run.decisions else "never drawn, never ruled out")
+    return f"{len(misses)} missed; {setting}: " + "; ".join(described)
 
 
-def recorded_benchmark(reference: Path, seeds: range, methods: list[str]) -> None:
+def configuration_name(method: str, pruner: str) -> str:
+    return method if pruner == "none" else f"{method} + {pruner}"
+
+
+def recorded_benchmark(reference: Path, seeds: range, methods: list[str], pruners: list[str]) -> None:
     problem, objective = recorded_problem(reference)
-    runs = {m: problem.runs(METHODS[m], seeds) for m in methods}
+    runs: dict[str, list[Run]] = {}
+    for method in methods:
+        for pruner in pruners if method in PRUNED_METHODS else ["none"]:
+            runs[configuration_name(method, pruner)] = problem.runs(METHODS[method], seeds, pruner)
     target = target_setting(objective)
     r_s = next(r for r in objective.recorded if r.setting == target).correlation.spearman
     print(
         f"## Recorded budgets: {len(objective.recorded)} settings, {trials_text(problem.n_params)} x "
-        f"{len(seeds)} seeds (penalty {objective.penalty}); spend = recorded GPU-hours x {N_ARCHITECTURES} "
-        "architectures per new setting\n"
+        f"{len(seeds)} seeds (penalty {objective.penalty}); spend = recorded GPU-hours x architectures trained "
+        f"(at most {N_ARCHITECTURES}) per budget; pruners report every {objective.report_every} architectures\n"
     )
-    print(f"reaching the best recorded budget {target} (r_s {r_s:.3f}):")
-    print(f"{'method':<20}{'success':>10}{'median GPU-h to reach':>24}")
-    medians = {}
-    for method, method_runs in runs.items():
+    print(f"reaching (completing a trial on) the best recorded budget {target} (r_s {r_s:.3f}):")
+    print(f"{'configuration':<32}{'success':>10}{'median GPU-h to reach':>24}{'/ TPE':>8}{'/ TPE same pruner':>20}{'trials':>8}{'pruned':>8}")
+    medians = {name: float(np.median(spends_to_reach(method_runs, target))) for name, method_runs in runs.items()}
+    for name, method_runs in runs.items():
         spends = spends_to_reach(method_runs, target)
-        medians[method] = float(np.median(spends))
         reached = sum(math.isfinite(s) for s in spends)
-        print(f"{method:<20}{f'{reached}/{len(seeds)}':>10}{medians[method]:24.0f}")
+        pruner = name.split(" + ")[1] if " + " in name else "none"
+        same = medians.get(configuration_name("TPE", pruner), math.nan)
+        versus_same = f"{medians[name] / same:.2f}" if math.isfinite(same) else "TPE missed"
+        n_trials = np.mean([len(r.complete) for r in method_runs])
+        n_pruned = np.mean([len(r.complete) - sum(r.complete) for r in method_runs])
+        print(
+            f"{name:<32}{f'{reached}/{len(seeds)}':>10}{medians[name]:24.0f}{medians[name] / medians['TPE']:8.2f}"
+            f"{versus_same:>20}{n_trials:8.1f}{n_pruned:8.1f}"
+        )
     reachability = Reachability(objective)
     for method in [m for m in methods if m.startswith("MIP")]:
-        print(f"{method} median spend to reach / TPE's: {medians[method] / medians['TPE']:.2f}")
         sampler = METHODS[method].factory(problem.cost, 0)
-        print(f"  an unpruned draw lands on {target} with probability {reachability.chance(sampler, target):.3f}")
-        misses = [r for r in runs[method] if not math.isfinite(r.spend_to_visit(target))]
+        print(f"{method}: an unpruned draw lands on {target} with probability {reachability.chance(sampler, target):.3f}")
+    for name, method_runs in runs.items():
+        misses = [r for r in method_runs if not math.isfinite(r.spend_to_visit(target))]
         if misses:
-            print(f"  {explain_misses(misses, target, reachability)}")
+            print(f"  {name}: {explain_misses(misses, target, reachability)}")
     print()
     equal_spend_table(runs, "Random", "GPU-h", scale=N_ARCHITECTURES)
 
@@ -329,7 +408,7 @@ def synthetic_benchmark(seeds: range, methods: list[str]) -> None:
 
 
 def parse_arguments(
-    argv: list[str] | None, description: str, seeds: int, first_seed: int, quick_help: str
+    argv: list[str] | None, description: str, seeds: int, first_seed: int, quick_help: str, pruners: bool = False
 ) -> tuple[argparse.Namespace, range]:
     """The options both budget-search benchmarks take; quiets Optuna for the run."""
 
@@ -338,7 +417,18 @@ def parse_arguments(
     parser.add_argument("--first-seed", type=int, default=first_seed, help=f"seeds run from here (default {first_seed})")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="folder of the recorded budgets")
     parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--processes", type=int, default=1, help="searches run side by side (default 1)")
+    if pruners:
+        parser.add_argument(
+            "--pruners", default=",".join(PRUNERS), help=f"comma-separated pruners to run with (default {','.join(PRUNERS)})"
+        )
     args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be >= 1")
+    global PROCESSES
+    PROCESSES = args.processes
+    if unknown := set(getattr(args, "pruners", "none").split(",")) - set(PRUNERS):
+        parser.error(f"unknown pruner {sorted(unknown)[0]!r}; choose from {', '.join(PRUNERS)}")
     if args.seeds < 1:
         parser.error("--seeds must be >= 1")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -347,10 +437,10 @@ def parse_arguments(
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, seeds = parse_arguments(argv, __doc__.splitlines()[0], 10, 0, 'leave out "MIP null-corrected"')
+    args, seeds = parse_arguments(argv, __doc__.splitlines()[0], 10, 0, 'leave out "MIP null-corrected"', pruners=True)
     started = time.perf_counter()
     methods = [m for m in METHODS if not (args.quick and m == "MIP null-corrected")]
-    recorded_benchmark(args.reference, seeds, methods)
+    recorded_benchmark(args.reference, seeds, methods, args.pruners.split(","))
     synthetic_benchmark(seeds, methods)
     print(f"\n({time.perf_counter() - started:.0f} s)")
 

@@ -78,7 +78,7 @@ def test_recorded_objective_answers_with_the_matching_recorded_budget():
 def test_mip_on_recorded_budgets_fixes_everything_and_finds_a_good_budget():
     objective = RecordedObjective(read_recorded_budgets(REFERENCE))
     sampler = optuna_mip.MIPSampler(cost=objective.space.value_costs(), seed=0)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=optuna.pruners.NopPruner())
     study.optimize(objective, n_trials=200, callbacks=[optuna_mip.StopWhenAllFixed()])
     assert len(optuna_mip.pruning_history(study)) == 8
     assert len(study.trials) == optuna_mip.required_trials(8)

@@ -9,6 +9,14 @@ The paper prints ``+ lambda * T`` while saying it wants the cheaper budget among
 we implement that intent as a penalty, 0 < penalty < 1. Costs are normalised by the most expensive
 budget of the space, so the penalty is in units of r_s.
 
+Both objectives measure the architectures in one seeded order, the same for every trial of the
+study (so the r_s of two budgets after k architectures compare like with like). After every
+``report_every`` architectures they ``trial.report`` the running objective (r_s on the
+architectures so far, minus the cost penalty) at step = architectures measured, and stop when the
+study's pruner says so: a pruned trial keeps ``architectures_measured`` (what it spent) and
+``pruned_r_s`` in its user attributes. Optuna's default pruner is ``MedianPruner``: a study
+that must train every budget in full passes ``pruner=make_pruner("none")``.
+
 Two sources of R_b:
 
 * :class:`TrainingObjective` trains every architecture of G under the budget through the result
@@ -22,11 +30,14 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
+import numpy as np
 import optuna
+from scipy import stats
 
 from nas.budget_search._bpe_space import BudgetSpace
 from nas.estimation._budget import Budget
@@ -38,6 +49,9 @@ from nas.estimation._store import ResultStore
 from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded_table, read_rows
 
 DEFAULT_PENALTY = 0.1
+REPORTS_PER_TRIAL = 10  # default report_every: a tenth of the architectures
+
+_Item = TypeVar("_Item")
 
 
 def _check_penalty(penalty: float) -> float:
@@ -46,15 +60,77 @@ def _check_penalty(penalty: float) -> float:
     return penalty
 
 
-def _record(trial: optuna.Trial, budget: Budget, correlation: Correlation, cost: float, **extra: Any) -> None:
-    """Keep what the objective measured on the trial, where the dashboard shows it."""
+def _record_budget(trial: optuna.Trial, budget: Budget, cost: float, n_architectures: int, **extra: Any) -> None:
+    """What a trial measures, kept before it measures anything: a pruned trial needs it for its spend."""
     trial.set_user_attr("budget", budget.to_dict())
+    trial.set_user_attr("cost", cost)
+    trial.set_user_attr("architectures_total", n_architectures)
+    for key, value in extra.items():
+        trial.set_user_attr(key, value)
+
+
+def _record(trial: optuna.Trial, correlation: Correlation, **extra: Any) -> None:
+    """Keep what the objective measured on the trial, where the dashboard shows it."""
     trial.set_user_attr("r_s", correlation.spearman)
     trial.set_user_attr("r_s_ci", list(correlation.spearman_ci))
     trial.set_user_attr("kendall", correlation.kendall)
-    trial.set_user_attr("cost", cost)
     for key, value in extra.items():
         trial.set_user_attr(key, value)
+
+
+def shared_order(names: Iterable[str], seed: int) -> list[str]:
+    """Sorted ``names`` in the order every trial of a study measures them: a permutation drawn from ``seed``.
+
+    Both objectives draw it from the sorted names, so a recorded replay follows a real run's order.
+    """
+    ordered = sorted(names)
+    return [ordered[i] for i in np.random.default_rng(seed).permutation(len(ordered))]
+
+
+def _check_report_every(report_every: int | None, n_architectures: int) -> int:
+    if report_every is None:
+        return max(1, n_architectures // REPORTS_PER_TRIAL)
+    if report_every < 1:
+        raise ValueError(f"report_every must be >= 1, got {report_every}")
+    return report_every
+
+
+def _running_spearman(pairs: Sequence[tuple[float, float]]) -> float:
+    if len(pairs) < 3:
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        return float(stats.spearmanr(*zip(*pairs)).statistic)
+
+
+def measure_reporting(
+    trial: optuna.Trial,
+    items: Sequence[_Item],
+    measure: Callable[[Sequence[_Item]], list[tuple[float, float]]],
+    penalty_cost: float,
+    report_every: int,
+) -> list[tuple[float, float]]:
+    """(R_f, R_b) pairs of ``items``, measured ``report_every`` at a time, reporting as it goes.
+
+    After each group the running objective (r_s so far minus ``penalty_cost``) is reported at
+    step = items measured, and the trial is pruned if the study's pruner says so (never after the
+    last group: nothing would be saved). ``measure`` returns the pairs of the items that gave one.
+    """
+    trial.set_user_attr("penalty_cost", penalty_cost)
+    pairs: list[tuple[float, float]] = []
+    for start in range(0, len(items), report_every):
+        measured = min(start + report_every, len(items))
+        pairs += measure(items[start:measured])
+        r_s = _running_spearman(pairs)
+        if math.isnan(r_s):
+            continue
+        trial.report(r_s - penalty_cost, step=measured)
+        if measured < len(items) and trial.should_prune():
+            trial.set_user_attr("architectures_measured", measured)
+            trial.set_user_attr("pruned_r_s", r_s)
+            raise optuna.TrialPruned(f"pruned after {measured} of {len(items)} architectures (r_s {r_s:.3f})")
+    trial.set_user_attr("architectures_measured", len(items))
+    return pairs
 
 
 class TrainingObjective:
@@ -71,6 +147,8 @@ class TrainingObjective:
         device: str | None = None,
         progress: bool = True,
         seeds: int = 1,
+        report_every: int | None = None,
+        order_seed: int = 0,
     ) -> None:
         if seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {seeds}")
@@ -79,23 +157,38 @@ class TrainingObjective:
             raise TableError("every architecture needs its full-training accuracy (R_f)")
         if len(architectures) < 3:
             raise TableError(f"need at least 3 architectures to rank, got {len(architectures)}")
-        self.space, self.architectures, self.dataset, self.store = space, list(architectures), dataset, store
+        self.space, self.dataset, self.store = space, dataset, store
+        by_name = {architecture.name: architecture for architecture in architectures}
+        if len(by_name) < len(architectures):
+            raise TableError("architecture names repeat: each one is measured once per budget")
+        self.architectures = [by_name[name] for name in shared_order(list(by_name), order_seed)]
         self.penalty = _check_penalty(penalty)
+        self.report_every = _check_report_every(report_every, len(self.architectures))
         self.device, self.progress = device, progress
 
     def __call__(self, trial: optuna.Trial) -> float:
         budget = self.space.suggest(trial)
+        cost = self.space.normalised_cost(budget)
+        _record_budget(trial, budget, cost, len(self.architectures), training_flops=self.space.training_cost(budget))
+        runs: list[dict[str, Any]] = [{} for _ in range(self.seeds)]  # one per seed: the budget's, then the next ones
+        mean: dict[str, float] = {}  # R_b: the architecture's mean accuracy over the seeds
+
+        def train(group: Sequence[Architecture]) -> list[tuple[float, float]]:
+            for k, run in enumerate(runs):
+                seeded = budget.replace(seed=budget.seed + k)
+                run.update(estimate(group, seeded, self.dataset, self.store, device=self.device, progress=self.progress))
+            for arch in group:
+                if all(run[arch.name].status == "ok" for run in runs):
+                    mean[arch.name] = sum(run[arch.name].accuracy for run in runs) / len(runs)
+            return [(arch.accuracy, mean[arch.name]) for arch in group if arch.name in mean]
+
         try:
-            runs = [
-                estimate(self.architectures, budget.replace(seed=budget.seed + k), self.dataset, self.store, device=self.device, progress=self.progress)
-                for k in range(self.seeds)
-            ]
+            measure_reporting(trial, self.architectures, train, self.penalty * cost, self.report_every)
         except BudgetError as error:  # a combination of the space this dataset cannot train
             trial.set_user_attr("reason", str(error))
             return math.nan
         results = runs[0]
-        ok = [arch for arch in self.architectures if all(run[arch.name].status == "ok" for run in runs)]
-        mean = {arch.name: sum(run[arch.name].accuracy for run in runs) / len(runs) for arch in ok}
+        ok = [arch for arch in self.architectures if arch.name in mean]
         if self.seeds > 1:
             trial.set_user_attr("seed_to_seed_spearman", seed_agreement([{a.name: run[a.name].accuracy for a in ok} for run in runs]))
         trial.set_user_attr("failed_archs", len(self.architectures) - len(ok))
@@ -106,15 +199,11 @@ class TrainingObjective:
         if math.isnan(correlation.spearman):
             trial.set_user_attr("reason", "every architecture reached the same accuracy: nothing to rank")
             return math.nan
-        cost = self.space.normalised_cost(budget)
         _record(
             trial,
-            budget,
             correlation,
-            cost,
             R_b=mean,
             R_f={arch.name: arch.accuracy for arch in ok},  # for the report's paired comparison of budgets
-            training_flops=self.space.training_cost(budget),
             mean_seconds=sum(results[arch.name].seconds for arch in ok) / len(ok),
         )
         return correlation.spearman - self.penalty * cost
@@ -128,7 +217,7 @@ class RecordedBudget:
     budget: Budget
     gpu_hours: float
     pairs: tuple[tuple[float, float], ...]
-    archs: tuple[str, ...] = ()  # the architectures of ``pairs``, in order
+    architectures: tuple[str, ...] = ()  # the name of each pair's architecture
 
     @functools.cached_property
     def correlation(self) -> Correlation:
@@ -168,11 +257,11 @@ def read_recorded_budgets(reference_dir: str | os.PathLike) -> list[RecordedBudg
         except (ValueError, KeyError) as error:
             raise TableError(f"{folder / 'budgets.csv'} line {line}: {error}") from None
         accuracies = table.get(row["setting"], {})
-        names = tuple(arch.name for arch in truth if arch.name in accuracies)
-        pairs = tuple((arch.accuracy, accuracies[arch.name]) for arch in truth if arch.name in accuracies)
-        if len(pairs) < 3:
-            raise TableError(f"setting {row['setting']!r} has {len(pairs)} ground-truth architectures in budget_accuracies.csv")
-        recorded.append(RecordedBudget(row["setting"], budget, gpu_hours, pairs, names))
+        known = [arch for arch in truth if arch.name in accuracies]
+        if len(known) < 3:
+            raise TableError(f"setting {row['setting']!r} has {len(known)} ground-truth architectures in budget_accuracies.csv")
+        pairs = tuple((arch.accuracy, accuracies[arch.name]) for arch in known)
+        recorded.append(RecordedBudget(row["setting"], budget, gpu_hours, pairs, tuple(arch.name for arch in known)))
     return recorded
 
 
@@ -190,13 +279,26 @@ class RecordedObjective:
     cutout: 0 if equal, else 1); ties go to the first recorded budget. The cost is the recorded
     GPU-hours per architecture over the most expensive recorded budget's. Each trial keeps the
     setting that answered it (``user_attrs["setting"]``).
+
+    The recorded accuracies are replayed in the order a :class:`TrainingObjective` with the same
+    ``order_seed`` would train the architectures, reporting and pruning as it would.
     """
 
-    def __init__(self, recorded: Sequence[RecordedBudget], *, penalty: float = DEFAULT_PENALTY) -> None:
+    def __init__(
+        self,
+        recorded: Sequence[RecordedBudget],
+        *,
+        penalty: float = DEFAULT_PENALTY,
+        report_every: int | None = None,
+        order_seed: int = 0,
+    ) -> None:
         self.recorded = list(recorded)
         self.space = recorded_space(self.recorded)
         self.penalty = _check_penalty(penalty)
         self._max_hours = max(r.gpu_hours for r in self.recorded)
+        self.architectures = shared_order({name for r in self.recorded for name in r.architectures}, order_seed)
+        self.report_every = _check_report_every(report_every, len(self.architectures))
+        self._pairs = {r.setting: dict(zip(r.architectures, r.pairs)) for r in self.recorded}
 
     def nearest(self, budget: Budget) -> RecordedBudget:
         return min(self.recorded, key=lambda r: self._distance(budget, r.budget))
@@ -215,6 +317,13 @@ class RecordedObjective:
     def __call__(self, trial: optuna.Trial) -> float:
         recorded = self.nearest(self.space.suggest(trial))
         cost = recorded.gpu_hours / self._max_hours
-        full, budgeted = (dict(zip(recorded.archs, values)) for values in zip(*recorded.pairs))
-        _record(trial, recorded.budget, recorded.correlation, cost, setting=recorded.setting, gpu_hours=recorded.gpu_hours, R_f=full, R_b=budgeted)
+        _record_budget(trial, recorded.budget, cost, len(self.architectures), setting=recorded.setting, gpu_hours=recorded.gpu_hours)
+        pairs = self._pairs[recorded.setting]
+
+        def replay(names: Sequence[str]) -> list[tuple[float, float]]:
+            return [pairs[name] for name in names if name in pairs]
+
+        measure_reporting(trial, self.architectures, replay, self.penalty * cost, self.report_every)
+        full, budgeted = (dict(zip(recorded.architectures, values)) for values in zip(*recorded.pairs))
+        _record(trial, recorded.correlation, R_f=full, R_b=budgeted)  # R_f, R_b: the report's paired comparison
         return recorded.correlation.spearman - self.penalty * cost

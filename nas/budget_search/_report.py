@@ -86,18 +86,40 @@ def budget_key(trial: FrozenTrial) -> str:
     return json.dumps(budget, sort_keys=True, default=repr)
 
 
+def measured_share(trial: FrozenTrial) -> float:
+    """Share of the reference architectures the trial trained: 1 unless it was pruned early."""
+    measured, total = trial.user_attrs.get("architectures_measured"), trial.user_attrs.get("architectures_total")
+    return measured / total if isinstance(measured, int) and isinstance(total, int) and total else 1.0
+
+
+def pruned_summary(trial: FrozenTrial) -> str:
+    """A progress line for a pruned budget trial: where the pruner stopped it and what that saved."""
+    measured, total = trial.user_attrs.get("architectures_measured"), trial.user_attrs.get("architectures_total")
+    r_s = trial.user_attrs.get("pruned_r_s")
+    running = f" at running r_s {r_s:.3f}" if isinstance(r_s, float) else ""
+    return (
+        f"trial {trial.number} pruned after {measured} of {total} architectures{running}: "
+        f"saved {total - measured} trainings ({1 - measured_share(trial):.0%} of this budget's cost)"
+        if isinstance(measured, int) and isinstance(total, int)
+        else f"trial {trial.number} pruned"
+    )
+
+
 def spend_curve(trials: Sequence[FrozenTrial], attr: str = "cost") -> np.ndarray:
-    """Cumulative cost after each trial, counting each distinct budget once (the result cache).
+    """Cumulative cost after each trial, counting each architecture under each budget once (the result cache).
 
     ``attr`` names the per-architecture cost user attribute (``cost``, ``gpu_hours``,
-    ``training_flops``, ``mean_seconds``); a trial without it adds nothing.
+    ``training_flops``, ``mean_seconds``); a trial without it adds nothing. A pruned trial adds
+    the share of the architectures it trained; a later trial of the same budget adds only those
+    it trained beyond them.
     """
-    seen: set[str] = set()
+    measured: dict[str, float] = {}
     steps = []
     for trial in trials:
-        key = budget_key(trial)
-        steps.append(0.0 if key in seen else float(trial.user_attrs.get(attr, 0.0) or 0.0))
-        seen.add(key)
+        key, share = budget_key(trial), measured_share(trial)
+        new = max(0.0, share - measured.get(key, 0.0))
+        steps.append(new * float(trial.user_attrs.get(attr, 0.0) or 0.0))
+        measured[key] = max(share, measured.get(key, 0.0))
     return np.cumsum(steps) if steps else np.zeros(0)
 
 
@@ -493,17 +515,41 @@ def _trial_counts(study: optuna.Study) -> str:
     return f"{len(trials)} ({details})" if trials else "0"
 
 
-def _spend_lines(complete: Sequence[FrozenTrial]) -> list[str]:
+def _spend_lines(complete: Sequence[FrozenTrial], pruned: Sequence[FrozenTrial]) -> list[str]:
     n_distinct = len({budget_key(t) for t in complete})
+    finished = sorted([*complete, *pruned], key=lambda t: t.number)
     lines = [
         f"- Distinct budgets measured: {n_distinct} in {len(complete)} complete trials "
         "(a budget measured again is answered by the result cache and costs nothing)",
-        "- Training cost spent, per architecture, summed over the distinct budgets:",
+        "- Training cost spent, per architecture, summed over the distinct budgets (pruned ones for what they trained):",
     ]
     labels = {"cost": "normalised cost (1 = the space's most expensive budget)", **_ROW_LABELS}
     for attr in ("cost", *_OPTIONAL_COSTS):
-        if any(attr in t.user_attrs for t in complete):
-            lines.append(f"  - {labels[attr]}: {_format_value(attr, float(spend_curve(complete, attr)[-1]))}")
+        if any(attr in t.user_attrs for t in finished):
+            lines.append(f"  - {labels[attr]}: {_format_value(attr, float(spend_curve(finished, attr)[-1]))}")
+    return lines
+
+
+def _pruned_lines(complete: Sequence[FrozenTrial], pruned: Sequence[FrozenTrial]) -> list[str]:
+    """How many budgets the pruner stopped, and what training them to the end would have cost."""
+    if not pruned:
+        return ["- Pruned budgets: none"]
+    trained_fully = {budget_key(t) for t in complete}
+    stopped: dict[str, FrozenTrial] = {}  # per budget never trained in full, its furthest-measured trial
+    for trial in pruned:
+        key = budget_key(trial)
+        if key not in trained_fully and measured_share(trial) >= measured_share(stopped.get(key, trial)):
+            stopped[key] = trial
+    steps = sorted(int(t.user_attrs.get("architectures_measured", 0)) for t in pruned)
+    lines = [
+        f"- Pruned budgets: {len(pruned)} trials, {len(stopped)} distinct budgets never trained in full; "
+        f"stopped after {steps[0]} to {steps[-1]} architectures. Compute they did not spend, per architecture:"
+    ]
+    labels = {"cost": "normalised cost", **_ROW_LABELS}
+    for attr in ("cost", *_OPTIONAL_COSTS):
+        if any(attr in t.user_attrs for t in stopped.values()):
+            saved = sum((1 - measured_share(t)) * float(t.user_attrs.get(attr, 0.0) or 0.0) for t in stopped.values())
+            lines.append(f"  - {labels[attr]}: {_format_value(attr, saved)}")
     return lines
 
 
@@ -554,6 +600,7 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     complete = _complete_trials(study)
+    pruned = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
     importance = parameter_importances(study, space, seed)
     null = null_importances(study, space, n_shuffles, seed)
 
@@ -582,7 +629,8 @@ def write_report(
         f"# Budget search: {study.study_name}",
         "",
         f"- Trials: {_trial_counts(study)}",
-        *_spend_lines(complete),
+        *_spend_lines(complete, pruned),
+        *_pruned_lines(complete, pruned),
         "",
         "## Best budget",
         "",
