@@ -11,7 +11,7 @@ recorded trainings first (seconds), then by training here (minutes), and put bot
    costs nothing) and scores it by Eq. 1 (r_s against full training minus a cost penalty). MIP
    fixes one hyper-parameter every ``samples_per_round`` trials and stops once all are fixed.
 
-    .venv/bin/python examples/mip_cifar10.py --preset demo    # minutes on a 2-core CPU (README: measured time)
+    .venv/bin/python examples/mip_cifar10.py --preset demo    # minutes on a 2-core CPU (README: what was measured)
     .venv/bin/python examples/mip_cifar10.py --preset full    # the paper's setting: days on a GPU
 
 The report (``report.md`` in the report folder) puts the two answers side by side; each has its

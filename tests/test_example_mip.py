@@ -86,7 +86,7 @@ def test_a_storage_that_cannot_be_opened_is_named_first(tmp_path) -> None:
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "study.json").write_text(json.dumps({"storage": "sqlite:////elsewhere.db", "study": "other"}))
     command = [arg if not arg.startswith("sqlite:///") else f"sqlite:///{tmp_path}" for arg in _command(tmp_path)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=_environment())
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=_environment())
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"error: cannot open storage sqlite:///{tmp_path}: ") and "unable to open database file" in done.stderr
 

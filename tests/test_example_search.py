@@ -13,20 +13,20 @@ EXAMPLE = ROOT / "examples" / "search_cifar10.py"
 TINY = ["epochs=2", "layers=2", "channels=2", "batch_size=16", "image_size=8", "train_fraction=1.0"]
 
 
-def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def _run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, str(EXAMPLE), *args], capture_output=True, text=True, timeout=timeout, env=environment)
 
 
 def test_help_shows_each_default_once_and_threads() -> None:
-    done = _run("--help", timeout=120)
+    done = _run("--help", timeout=600)
     text = " ".join(done.stdout.split())
     assert done.returncode == 0 and "--threads" in text and "(default: demo)" in text
     assert text.count("(default: 1)") == 1 and "(default 1)" not in text  # --top
 
 
 def test_a_storage_that_cannot_be_opened_is_named(tmp_path: Path) -> None:
-    done = _run("--storage", f"sqlite:///{tmp_path}", "--data", "synthetic:64", timeout=120)
+    done = _run("--storage", f"sqlite:///{tmp_path}", "--data", "synthetic:64", timeout=600)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "unable to open database file" in done.stderr, done.stderr
 
 
