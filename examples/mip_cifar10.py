@@ -386,7 +386,7 @@ def main() -> int:
     except KeyboardInterrupt:
         interruptible_recorded.interrupted = True
     if interruptible_recorded.interrupted:
-        print("\ninterrupted: finished trials are stored; run the same command to continue", file=sys.stderr)
+        print("\ninterrupted: finished searches are stored; run the same command to continue", file=sys.stderr)
         return 130
     target = eq1_best(recorded)
     recorded_verdict = noise_verdict(searches[0].study, recorded.space, reference_size=len(reference))
