@@ -352,7 +352,7 @@ def main() -> int:
             raise nas.NasError(f"--architectures {count}, but {truth} has {len(reference)}")
         architectures = spread(reference, count)
         sampler = optuna_mip.MIPSampler(cost=space.value_costs(), samples_per_round=preset.samples_per_round, seed=args.seed)
-        pruner = make_pruner(args.pruner)
+        pruner = make_pruner(args.pruner, architectures=count)
         dataset = nas.load_dataset(args.data)
         # The storage first, so that a storage that cannot be opened is named as such; heartbeats let a
         # restarted or parallel worker fail the trials of a worker that was killed.
