@@ -2,14 +2,19 @@
 
 Each trial of the Optuna study suggests an architecture (the strategy is the study's sampler), trains
 it under the search budget (validation accuracy on the 5,000-image split; a result already in the
-database costs nothing) and may be pruned after any epoch. Once ``--trials`` trials are complete,
+database costs nothing) and may be pruned after any epoch. Once ``--trials`` trials have finished (complete or pruned: both
+end, so the run does too), the
 the best ``--top`` architectures are trained under the final budget on all training images and
 measured on the test split, with a checkpoint every epoch.
 
-    python examples/search_cifar10.py --strategy evolution --preset demo   # about 15 minutes on a 2-core CPU
-    python examples/search_cifar10.py --strategy evolution --preset paper  # days on a GPU
+    .venv/bin/python examples/search_cifar10.py --strategy evolution --preset demo   # minutes on a 2-core CPU
+    .venv/bin/python examples/search_cifar10.py --strategy evolution --preset paper  # days on a GPU
 
-Ctrl-C or a kill stops it; the same command continues (finished trials, trainings and epochs are
+The demo's evolution has a population of 8 and tournaments of 3 (the paper's: 50 and 10), so that
+its 24 trials go past the random population and show mutation at work.
+
+One line per finished trial says whether it completed or was pruned (at which epoch), with the
+time left. Ctrl-C (the running trial is recorded as pruned) or a kill stops it; the same command continues (finished trials, trainings and epochs are
 kept). More workers join with the same command and ``--storage postgresql://...``.
 """
 
@@ -23,8 +28,11 @@ from pathlib import Path
 import optuna
 
 import nas
+from _run import Interruptible, dashboard_command, open_rdb_storage
+from nas._progress import Progress
+from nas.cli._common import HelpFormatter, set_threads
 from nas.estimation import evaluate_final
-from nas.search import ArchitectureObjective, best_genotypes, check_study, create_search_study, make_sampler, open_storage, search_setup
+from nas.search import ArchitectureObjective, RegularizedEvolutionSampler, best_genotypes, check_study, create_search_study, make_sampler, open_storage, search_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -35,6 +43,7 @@ class Preset:
     search: nas.Budget
     final: nas.Budget
     trials: int
+    population: tuple[int, int]  # evolution's population and tournament sizes
 
 
 PRESETS = {
@@ -47,27 +56,30 @@ PRESETS = {
         final=nas.preset("full").replace(
             epochs=4, layers=6, channels=12, batch_size=64, train_fraction=0.1, cutout=8, auxiliary_weight=0.0, drop_path=0.0
         ),
-        trials=20,
+        trials=24,
+        population=(8, 3),
     ),
     # The paper's protocol: search under BPE-2, final training at full size.
-    "paper": Preset(search=nas.preset("bpe2"), final=nas.preset("full"), trials=300),
+    "paper": Preset(search=nas.preset("bpe2"), final=nas.preset("full"), trials=300, population=(50, 10)),
 }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
     parser.add_argument("--strategy", default="evolution", help=f"one of {', '.join(nas.search.STRATEGIES)}")
-    parser.add_argument("--preset", choices=PRESETS, default="demo")
-    parser.add_argument("--trials", type=int, help="complete trials to reach (default: the preset's)")
+    parser.add_argument("--preset", choices=PRESETS, default="demo", help="demo: a CPU demo; paper: BPE-2 search, full final training")
+    parser.add_argument("--trials", type=int, help="finished trials (complete or pruned) to reach (default: the preset's, demo 24)")
     parser.add_argument("--top", type=int, default=1, help="how many of the best to train again and test")
     parser.add_argument("--search-set", nargs="*", default=[], metavar="KEY=VALUE", help="override search budget fields")
     parser.add_argument("--final-set", nargs="*", default=[], metavar="KEY=VALUE", help="override final budget fields")
-    parser.add_argument("--pruner", choices=("none", "median"), default="median")
+    parser.add_argument("--pruner", choices=("none", "median"), default="median", help="stop poor trainings after an epoch")
     parser.add_argument("--data", default=str(SHARED / "data" / "cifar10-jpeg.zip"), help="CIFAR-10 zip or folder")
     parser.add_argument("--storage", help="Optuna storage URL (default: a SQLite file under runs/)")
     parser.add_argument("--study-name", help="default: search-cifar10-<strategy>-<preset>")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the strategy")
     parser.add_argument("--device", help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--threads", type=int, help="torch threads for training (default: torch's, all cores; "
+                        "give 1 when anything else trains on this machine)")
     args = parser.parse_args()
     preset = PRESETS[args.preset]
     storage_url = args.storage or f"sqlite:///{ROOT / 'runs' / f'search_{args.preset}.db'}"
@@ -76,44 +88,59 @@ def main() -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         make_sampler(args.strategy)
+        set_threads(args.threads)
         search_budget = preset.search.with_settings(args.search_set)
         final_budget = preset.final.with_settings(args.final_set)
         dataset = nas.load_dataset(args.data)
-        if storage_url.startswith("sqlite:///"):
-            Path(storage_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        open_rdb_storage(storage_url)  # its error names the real cause
         storage = open_storage(storage_url)
         setup = search_setup(args.strategy, search_budget, dataset)
         existing = check_study(storage, name, setup)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5) if args.pruner == "median" else optuna.pruners.NopPruner()
-        study = create_search_study(storage, name, setup, make_sampler(args.strategy, args.seed + existing), pruner)
+        if args.strategy == "evolution":  # seeded by (seed, trial number): resumed, it goes on as one run
+            sampler = RegularizedEvolutionSampler(*preset.population, seed=args.seed)
+        else:
+            sampler = make_sampler(args.strategy, args.seed + existing)
+        study = create_search_study(storage, name, setup, sampler, pruner)
         store = nas.ResultStore(storage_url)
     except nas.NasError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    def show(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        value = f"{trial.value:.4f}" if trial.value is not None else trial.state.name.lower()
-        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        best = max((t.value for t in complete), default=float("nan"))
-        print(f"trial {trial.number}: {value} ({len(complete)}/{trials} complete, best {best:.4f})", flush=True)
-
-    complete = (optuna.trial.TrialState.COMPLETE,)
-    print(f"study {name!r} in {nas.display_url(storage_url)}: {len(study.get_trials(states=complete))} of {trials} trials complete")
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = len(study.get_trials(deepcopy=False, states=finished))
+    print(f"study {name!r} in {nas.display_url(storage_url)}: {done} of {trials} trials finished (complete or pruned)", flush=True)
+    interruptible = Interruptible(ArchitectureObjective(search_budget, dataset, store, device=args.device, progress=False))
     try:
-        if len(study.get_trials(states=complete)) < trials:
-            objective = ArchitectureObjective(search_budget, dataset, store, device=args.device)
-            study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(trials, states=complete), show])
+        with Progress(trials, "trials", done=min(done, trials), plain=True, stream=sys.stdout) as progress:
+
+            def show(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+                if trial.state == optuna.trial.TrialState.COMPLETE:
+                    outcome = f"completed, accuracy {trial.value:.4f}"
+                elif trial.state == optuna.trial.TrialState.PRUNED:
+                    outcome = f"pruned after epoch {trial.last_step}"
+                else:
+                    outcome = f"failed: {trial.user_attrs.get('reason', 'see the log')}"
+                complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                best = max((t.value for t in complete), default=float("nan"))
+                progress.step(f"trial {trial.number} {outcome} | best {best:.4f}", count=int(trial.state in finished))
+
+            if done < trials:
+                study.optimize(interruptible, callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished), show])
+        if interruptible.interrupted:
+            raise KeyboardInterrupt
         for trial, genotype in best_genotypes(study, args.top):
-            print(f"final training of trial {trial.number} (validation accuracy {trial.value:.4f}): {genotype}")
+            print(f"final training of trial {trial.number} (validation accuracy {trial.value:.4f}): {genotype}", flush=True)
             result = evaluate_final(
-                genotype, final_budget, dataset, store, checkpoint_dir=ROOT / "runs" / "checkpoints", device=args.device
+                genotype, final_budget, dataset, store, checkpoint_dir=ROOT / "runs" / "checkpoints", device=args.device,
+                progress=sys.stderr.isatty(),  # a bar on a terminal; in a log the lines above say enough
             )
             print(f"test accuracy {result.accuracy:.4f}, {result.params / 1e6:.3f} M params, "
                   f"{result.flops / 1e6:.1f} M FLOPs, {result.seconds:.0f} s")
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials, trainings and epochs are stored; run the same command to continue", file=sys.stderr)
         return 130
-    print(f"dashboard: optuna-dashboard {nas.display_url(storage_url)}")
+    print(f"dashboard: {dashboard_command(nas.display_url(storage_url))}")
     return 0
 
 

@@ -83,6 +83,12 @@ def test_bad_input_keeps_stored_results(tmp_path):
         assert connection.execute("select count(*) from nas_results").fetchone()[0] == 1
 
 
+def _shown_defaults(action: argparse.Action) -> int:
+    from nas.cli._common import HelpFormatter
+
+    return HelpFormatter("nas")._get_help_string(action).replace("%(default)s", "").count("(default")
+
+
 def test_help_lists_every_budget_key_and_documents_every_option():
     from nas.cli import _parser
     from nas.estimation._budget import field_names
@@ -96,6 +102,8 @@ def test_help_lists_every_budget_key_and_documents_every_option():
     for name, sub in commands.choices.items():
         undocumented = [a.dest for a in sub._actions if not a.help]
         assert not undocumented, f"{name}: {undocumented}"
+        twice = [a.dest for a in sub._actions if a.help and _shown_defaults(a) > 1]
+        assert not twice, f"{name}: default shown twice for {twice}"
 
 
 def test_estimate_on_a_header_only_csv_is_an_error(tmp_path):

@@ -244,6 +244,14 @@ def test_a_wide_interval_is_called_noise_with_the_architectures_it_would_take() 
     assert "about 559 architectures" in verdict  # 10 * ((0.818 - 0.31) / (0.818 - 0.75))^2 = 558.1
 
 
+def test_the_architectures_it_would_take_are_set_against_the_reference_set() -> None:
+    study = _budget_study([(3, 0.818, (0.31, 0.99)), (5, 0.75, (0.2, 0.95))])
+    beyond = nas.budget_search.noise_verdict(study, SYNTHETIC, reference_size=100)
+    assert "about 559 architectures" in beyond and "the reference set has 100, so no run on it can separate them." in beyond
+    within = nas.budget_search.noise_verdict(study, SYNTHETIC, reference_size=1000)
+    assert within.endswith("the reference set has 1000.") and "no run on it" not in within
+
+
 def test_a_budget_clear_of_the_others_is_distinguishable() -> None:
     study = _budget_study([(3, 0.9, (0.85, 0.95)), (5, 0.6, (0.5, 0.7)), (8, 0.3, (0.1, 0.5))], n_architectures=100)
     verdict = nas.budget_search.noise_verdict(study, SYNTHETIC)

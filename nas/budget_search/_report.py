@@ -385,13 +385,16 @@ def _architecture_count(trial: FrozenTrial) -> int | None:
     return len(ranked) if isinstance(ranked, dict) else None
 
 
-def _separation_verdict(rows: Sequence[dict[str, Any]], n_architectures: int | None) -> tuple[bool, str]:
+def _separation_verdict(
+    rows: Sequence[dict[str, Any]], n_architectures: int | None, reference_size: int | None = None
+) -> tuple[bool, str]:
     """Whether the best budget's r_s stands clear of the other budgets', and the sentence that says so.
 
     Rule: the best budget (``rows[0]``) is distinguishable when the highest r_s of the other
     budgets (0, no correlation, when there is none) lies below the lower end of the best's 95 %
     interval. Otherwise, the interval's lower half-width h = r_s - low shrinks about as 1/sqrt(n) with
-    n architectures, so it falls below the gap d to that r_s at n ~ n_now * (h / d)^2.
+    n architectures, so it falls below the gap d to that r_s at n ~ n_now * (h / d)^2, which is
+    compared with ``reference_size``, the architectures with a full-training accuracy there are.
     """
     best = rows[0]
     r_s, ci = best["r_s"], best["r_s_ci"]
@@ -412,8 +415,9 @@ def _separation_verdict(rows: Sequence[dict[str, Any]], n_architectures: int | N
         count = math.ceil(n_architectures * (half_width / gap) ** 2)
         needed = (
             f"separating it from {what} ({gap:.3f} lower) would take about {count} architectures "
-            f"({n_architectures} x ({half_width:.2f} / {gap:.3f})^2: the interval narrows as 1/sqrt(n))."
+            f"({n_architectures} x ({half_width:.2f} / {gap:.3f})^2: the interval narrows as 1/sqrt(n))"
         )
+        needed += _against_reference(count, reference_size)
     else:
         needed = f"its interval would have to shrink {half_width / gap:.1f}-fold (it narrows as 1/sqrt(n))."
     return False, f"Not distinguishable from noise: the best budget's {measured}, {holds}; {needed}"
@@ -437,7 +441,17 @@ def _paired_differences(best: FrozenTrial, others: Sequence[FrozenTrial]) -> lis
     return differences
 
 
-def _paired_verdict(r_s: float, differences: Sequence[tuple[float, SpearmanDifference]]) -> str:
+def _against_reference(count: int, reference_size: int | None) -> str:
+    """How ``count`` architectures compare with the reference set's size, to end the sentence."""
+    if not reference_size:
+        return "."
+    beyond = count > reference_size
+    return f"; the reference set has {reference_size}" + (", so no run on it can separate them." if beyond else ".")
+
+
+def _paired_verdict(
+    r_s: float, differences: Sequence[tuple[float, SpearmanDifference]], reference_size: int | None = None
+) -> str:
     """The best budget is distinguishable when its paired Δr_s over every other budget has a 95 %
     interval above 0. Otherwise, for the closest rival (lowest interval), the interval's lower
     half-width h = Δ - low shrinks as 1/sqrt(n), so it falls below Δ at n ~ n_now * (h / Δ)^2."""
@@ -454,7 +468,8 @@ def _paired_verdict(r_s: float, differences: Sequence[tuple[float, SpearmanDiffe
         needed = "no number of architectures would separate them: the other budget ranks as well or better."
     else:
         count = math.ceil(closest.n * ((closest.delta - low) / closest.delta) ** 2)
-        needed = f"separating them would take about {count} architectures (the interval narrows as 1/sqrt(n))."
+        needed = f"separating them would take about {count} architectures (the interval narrows as 1/sqrt(n))"
+        needed += _against_reference(count, reference_size)
     return f"Not distinguishable from noise: the best budget's {measured}, which holds 0 ({held} budget(s) so); {needed}"
 
 
@@ -469,7 +484,11 @@ def _importance_verdict(importance: dict[str, float], null: dict[str, tuple[floa
 
 
 def _verdict(
-    complete: Sequence[FrozenTrial], rows: Sequence[dict[str, Any]], importance: dict[str, float], null: dict[str, tuple[float, float]]
+    complete: Sequence[FrozenTrial],
+    rows: Sequence[dict[str, Any]],
+    importance: dict[str, float],
+    null: dict[str, tuple[float, float]],
+    reference_size: int | None = None,
 ) -> str:
     if not rows:
         return "No complete trial yet: nothing to judge."
@@ -477,21 +496,25 @@ def _verdict(
     best = trials[rows[0]["trial"]]
     differences = _paired_differences(best, [trials[row["trial"]] for row in rows[1:]])
     if differences:
-        sentence = _paired_verdict(rows[0]["r_s"], differences)
+        sentence = _paired_verdict(rows[0]["r_s"], differences, reference_size)
     else:
-        _, sentence = _separation_verdict(rows, _architecture_count(best))
+        _, sentence = _separation_verdict(rows, _architecture_count(best), reference_size)
     remark = _importance_verdict(importance, null)
     return f"{sentence} {remark}" if remark else sentence
 
 
-def noise_verdict(study: optuna.Study, space: BudgetSpace, *, n_shuffles: int = 20, seed: int = 0) -> str:
+def noise_verdict(
+    study: optuna.Study, space: BudgetSpace, *, n_shuffles: int = 20, seed: int = 0, reference_size: int | None = None
+) -> str:
     """In words: is the best budget distinguishable from noise, and how many architectures would make it so?
 
     A best budget picked from a handful of architectures often has an r_s interval that holds the
     other budgets' r_s: its rank among budgets is then a draw, not a finding. The sentence starts
     with "Distinguishable from noise" or "Not distinguishable from noise"; the rule is
     :func:`_paired_verdict`'s (a paired bootstrap of Δr_s over the same architectures) when the
-    trials recorded per-architecture accuracies (``R_f``, ``R_b``), else :func:`_separation_verdict`'s. It adds a sentence when no importance clears its null
+    trials recorded per-architecture accuracies (``R_f``, ``R_b``), else :func:`_separation_verdict`'s;
+    with ``reference_size`` (the architectures with a full-training accuracy available) that one says
+    whether that many would be enough. It adds a sentence when no importance clears its null
     (:func:`null_importances`), since MIP's decisions are then noise too. This is the verdict of
     :func:`write_report`'s "Best budget" section.
     """
@@ -500,6 +523,7 @@ def noise_verdict(study: optuna.Study, space: BudgetSpace, *, n_shuffles: int = 
         budget_table(study, space, top=len(study.trials)),
         parameter_importances(study, space, seed),
         null_importances(study, space, n_shuffles, seed),
+        reference_size,
     )
 
 
@@ -590,12 +614,19 @@ def _importance_lines(importance: dict[str, float], null: dict[str, tuple[float,
 
 
 def write_report(
-    study: optuna.Study, space: BudgetSpace, out_dir: str | Path, *, n_shuffles: int = 20, seed: int = 0
+    study: optuna.Study,
+    space: BudgetSpace,
+    out_dir: str | Path,
+    *,
+    n_shuffles: int = 20,
+    seed: int = 0,
+    reference_size: int | None = None,
 ) -> Path:
     """Write ``report.md`` and the HTML figures of a budget search into ``out_dir``; return the report.
 
     The figures share one ``plotly.min.js`` written next to them, so they open offline. Works at any
     number of trials: with too few for a forest the report says so instead of showing noise.
+    ``reference_size`` goes to the verdict (see :func:`noise_verdict`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -624,7 +655,7 @@ def write_report(
     decisions = pruning_history(study)
     every_budget = budget_table(study, space, top=len(complete))
     rows = every_budget[:5]
-    verdict = _verdict(complete, every_budget, importance, null)
+    verdict = _verdict(complete, every_budget, importance, null, reference_size)
     lines = [
         f"# Budget search: {study.study_name}",
         "",

@@ -18,11 +18,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     """``--help`` with each option's default, and descriptions laid out as written.
 
     An option without a default (None, False, an empty list) gets none appended: its help says what
-    happens when it is left out.
+    happens when it is left out; nor does one whose help already names its default.
     """
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default is None or action.default is False or action.default == []:
+            return action.help
+        if action.help and "(default" in action.help:
             return action.help
         return super()._get_help_string(action)
 

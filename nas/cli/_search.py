@@ -117,8 +117,17 @@ def _search(args: argparse.Namespace) -> int:
         )
     else:
         objective = ArchitectureObjective(budget, dataset, ResultStore(args.storage), device=device, progress=bars)
-    done = len(complete_trials(study))
-    print(f"study {safe_name(name)!r} in {display_url(args.storage)}: {done} of {args.trials} trials complete", file=sys.stderr)
+    # --trials counts finished trials, complete or pruned: a pruner that prunes most would otherwise never let it end.
+    finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+    def finished() -> int:
+        return len(study.get_trials(deepcopy=False, states=finished_states))
+
+    done = finished()
+    print(
+        f"study {safe_name(name)!r} in {display_url(args.storage)}: {done} of {args.trials} trials finished (complete or pruned)",
+        file=sys.stderr,
+    )
     if done >= args.trials:
         settle_running_trials(study, lambda text: print(text, file=sys.stderr, flush=True))
     failures = 0
@@ -128,18 +137,17 @@ def _search(args: argparse.Namespace) -> int:
         def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             nonlocal failures
             failures += trial.state == optuna.trial.TrialState.FAIL
-            progress.step(_trial_line(trial, study), count=min(len(complete_trials(study)), args.trials) - progress.done)
+            progress.step(_trial_line(trial, study), count=min(finished(), args.trials) - progress.done)
             if failures >= args.trials:  # so many failed trainings mean the setup is wrong, not the architectures
                 study.stop()
 
         if done < args.trials:
-            complete = (optuna.trial.TrialState.COMPLETE,)
-            stop = optuna.study.MaxTrialsCallback(args.trials, states=complete)
+            stop = optuna.study.MaxTrialsCallback(args.trials, states=finished_states)
             optuna.logging.set_verbosity(optuna.logging.WARNING)
             study.optimize(objective, callbacks=[stop, after_trial], gc_after_trial=False)
     trials = complete_trials(study)
-    if len(trials) < args.trials:
-        print(f"error: {failures} trials failed before {args.trials} completed; see their 'reason' attribute", file=sys.stderr)
+    if finished() < args.trials or not trials:
+        print(f"error: {failures} trials failed before {args.trials} finished; see their 'reason' attribute", file=sys.stderr)
         return 1
     best = study.best_trial
     summary = {
@@ -159,7 +167,7 @@ def _search(args: argparse.Namespace) -> int:
     emit(
         args,
         summary,
-        f"{len(trials)} trials complete; best trial {best.number}: accuracy {best.value:.4f}, "
+        f"{finished()} trials finished, {len(trials)} complete; best trial {best.number}: accuracy {best.value:.4f}, "
         f"{best.user_attrs['params'] / 1e6:.3f} M params, hash {best.user_attrs['hash']}\n{best.user_attrs['genotype']}",
     )
     return 0
@@ -225,7 +233,7 @@ def register(command: Commands) -> None:
         "per trial; its value is the supernet's validation accuracy, which ranks architectures poorly: "
         "evaluate several with nas evaluate --study NAME --top K)",
     )
-    sub.add_argument("--trials", type=int, required=True, help="run until this many trials are complete")
+    sub.add_argument("--trials", type=int, required=True, help="run until this many trials have finished (complete or pruned)")
     training_options(sub)
     sub.add_argument("--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL, also the result store (default {DEFAULT_STORAGE})")
     sub.add_argument("--study-name", help="default: <strategy>-<budget>-<digest of budget and dataset>")
