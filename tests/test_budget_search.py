@@ -37,7 +37,7 @@ def test_paper_space_covers_the_paper_and_costs_follow_flops():
 
 
 def test_cutout_scales_with_image_size():
-    space = BudgetSpace(values={"image_size": (8, 16, 32)}, fixed={"epochs": 1, "batch_size": 8, "lr": 0.1, "layers": 2, "channels": 2, "cutout": 16})
+    space = BudgetSpace(values={"image_size": (8, 16, 32)}, fixed={"epochs": 1, "batch_size": 8, "lr": 0.1, "layers": 2, "channels": 4, "cutout": 16})
     assert [space.budget_of({"image_size": size}).cutout for size in (8, 16, 32)] == [4, 8, 16]
 
 
@@ -109,7 +109,7 @@ def test_training_objective_trains_once_per_budget_and_records_attributes(tmp_pa
 
 
 def test_training_objective_needs_full_training_accuracies(tmp_path):
-    space = BudgetSpace(values={"epochs": (1,)}, fixed={"batch_size": 8, "lr": 0.1, "layers": 2, "channels": 2})
+    space = BudgetSpace(values={"epochs": (1,)}, fixed={"batch_size": 8, "lr": 0.1, "layers": 2, "channels": 4})
     archs = [Architecture("a", sample_genotype(0))] * 3
     with pytest.raises(ValueError, match="full-training accuracy"):
         TrainingObjective(space, archs, load_dataset("synthetic:64"), ResultStore(f"sqlite:///{tmp_path / 'r.db'}"))

@@ -76,7 +76,7 @@ def test_corrupted_database_is_reported_and_untouched(tmp_path):
 def test_bad_input_keeps_stored_results(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
     args = ["--budget", "bpe1", "--data", "synthetic:128", "--cache-dir", str(tmp_path), "--storage", url, "--quiet"]
-    tiny = ["--set", "epochs=1", "layers=2", "channels=2", "batch_size=16"]
+    tiny = ["--set", "epochs=1", "layers=2", "channels=4", "batch_size=16"]
     assert run_nas("train", DARTS_V2.to_str(), *args, *tiny).returncode == 0
     _assert_one_line_error(run_nas("train", DARTS_V2.to_str(), *args, "--set", "lr=-1"), "lr")
     with sqlite3.connect(tmp_path / "r.db") as connection:
@@ -120,7 +120,7 @@ def test_estimate_progress_is_one_clean_line_per_architecture_in_a_log(tmp_path)
     archs.write_text("arch,genotype\n" + "".join(f'a{i},"{sample_genotype(i).to_str()}"\n' for i in range(2)))
     done = run_nas(
         "estimate", "--archs", str(archs), "--budget", "bpe1", "--data", "synthetic:128", "--cache-dir", str(tmp_path),
-        "--storage", f"sqlite:///{tmp_path / 'r.db'}", "--set", "epochs=1", "layers=2", "channels=2", "batch_size=16",
+        "--storage", f"sqlite:///{tmp_path / 'r.db'}", "--set", "epochs=1", "layers=2", "channels=4", "batch_size=16",
     )
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr and "it/s" not in done.stderr  # no tqdm bar in a pipe
@@ -129,7 +129,7 @@ def test_estimate_progress_is_one_clean_line_per_architecture_in_a_log(tmp_path)
     assert all("elapsed" in line and "left ~" in line for line in lines)
     quiet = run_nas(
         "estimate", "--archs", str(archs), "--budget", "bpe1", "--data", "synthetic:128", "--cache-dir", str(tmp_path),
-        "--storage", f"sqlite:///{tmp_path / 'r.db'}", "--set", "epochs=1", "layers=2", "channels=2", "batch_size=16",
+        "--storage", f"sqlite:///{tmp_path / 'r.db'}", "--set", "epochs=1", "layers=2", "channels=4", "batch_size=16",
         "--quiet",
     )
     assert quiet.returncode == 0 and quiet.stderr == ""

@@ -16,12 +16,12 @@ from nas.oneshot._darts import checkpoint_folder, relaxed_loss, unrolled_alpha_g
 from nas.oneshot._supernet import CELL_TYPES, EDGES, Supernet, edge_index
 from nas.space import OPERATIONS, parse_genotype
 
-TINY = preset("bpe1").replace(epochs=2, layers=3, channels=2, image_size=8, batch_size=16)
+TINY = preset("bpe1").replace(epochs=2, layers=3, channels=4, image_size=8, batch_size=16)
 
 
 def _tiny_problem(seed: int = 0, batch: int = 6, size: int = 8):
     torch.manual_seed(seed)
-    model = Supernet(OPERATIONS, channels=2, layers=3, num_classes=3).double()
+    model = Supernet(OPERATIONS, channels=4, layers=3, num_classes=3).double()
     alphas = {name: (0.5 * torch.randn(EDGES, len(OPERATIONS), dtype=torch.float64)).requires_grad_() for name in CELL_TYPES}
     labels = torch.arange(batch) % 3
     train_batch = (torch.randn(batch, 3, size, size, dtype=torch.float64), labels)

@@ -21,7 +21,7 @@ EXAMPLE = ROOT / "examples" / "mip_cifar10.py"
 pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="../shared reference data absent")
 
 # One hyper-parameter (MIP needs 2 complete trials at the demo's K = 2), networks small enough for seconds per architecture.
-TINY_SPACE = "values:\n  epochs: [{epochs}]\nfixed:\n  layers: 2\n  channels: 2\n  batch_size: 16\n  lr: 0.05\n  seed: 0\n"
+TINY_SPACE = "values:\n  epochs: [{epochs}]\nfixed:\n  layers: 2\n  channels: 4\n  batch_size: 16\n  lr: 0.05\n  seed: 0\n"
 
 
 def _command(tmp_path: Path, *args: str) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from _cli import ROOT
 
 EXAMPLE = ROOT / "examples" / "search_cifar10.py"
-TINY = ["epochs=2", "layers=2", "channels=2", "batch_size=16", "image_size=8", "train_fraction=1.0"]
+TINY = ["epochs=2", "layers=2", "channels=4", "batch_size=16", "image_size=8", "train_fraction=1.0"]
 
 
 def _run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:

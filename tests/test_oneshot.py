@@ -15,7 +15,7 @@ from nas.space import SAMPLED_OPERATIONS, sample_genotype
 
 from _cli import REFERENCE, run_nas
 
-TINY = preset("bpe1").replace(epochs=2, layers=3, channels=2, image_size=8, batch_size=16)
+TINY = preset("bpe1").replace(epochs=2, layers=3, channels=4, image_size=8, batch_size=16)
 
 
 def _operation_counts(sampling: str) -> dict[tuple[int, int], Counter]:
@@ -72,14 +72,14 @@ def test_inherited_accuracy_leaves_the_supernet_unchanged() -> None:
     assert training.accuracy(sample_genotype(0)) == accuracy  # measured on the statistics of its own path alone
 
 
-_TINY_SETTINGS = ["epochs=2", "layers=3", "channels=2", "image_size=8", "batch_size=16"]
+_TINY_SETTINGS = ["epochs=2", "layers=3", "channels=4", "image_size=8", "batch_size=16"]
 
 
 def test_oneshot_command_writes_the_table_and_resumes(tmp_path) -> None:
     args = [
         "oneshot", "--sampling", "fair", "--budget", "bpe1", "--set", *_TINY_SETTINGS, "--data", "synthetic:200",
         "--storage", f"sqlite:///{tmp_path / 'results.db'}", "--archs", "4", "--valid-images", "20", "--local-archs", "3",
-        "--local-set", "epochs=1", "layers=3", "channels=2", "image_size=8", "batch_size=16",
+        "--local-set", "epochs=1", "layers=3", "channels=4", "image_size=8", "batch_size=16",
         "--epochs-to-evaluate", "1,2", "--out", str(tmp_path / "out"), "--json",
     ]  # fmt: skip; 200 images hold out 20: on 8, every architecture scored 1/8 and r_s was undefined
     first = run_nas(*args)
