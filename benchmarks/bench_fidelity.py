@@ -56,12 +56,16 @@ def main(argv: list[str] | None = None) -> None:
     budget = preset("bpe1").with_settings(args.set)
     truth = read_architectures(args.reference / "ground_truth.csv", with_accuracy=True)[: args.archs]
     task5 = read_recorded(args.reference / "budget_accuracies.csv", "task5")
+    if args.storage.startswith("sqlite:///") and not Path(args.storage.removeprefix("sqlite:///")).is_file():
+        parser.error(f"no result database at {args.storage}")
     stored = ResultStore(args.storage).accuracies(budget, None, args.numerics)
     rows = [
         (arch, 100 * stored.accuracies[arch.genotype.hash()], task5[arch.name])
         for arch in truth
         if arch.genotype.hash() in stored.accuracies and arch.name in task5
     ]
+    if not rows:  # keep the committed table: an empty or wrong store is no measurement
+        parser.error(f"no bpe1 ({budget.evaluation}, {args.numerics}) result of the first {len(truth)} architectures in {args.storage}")
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "fidelity_bpe1_task5.csv", "w", newline="") as file:
         writer = csv.writer(file)

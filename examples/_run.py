@@ -1,7 +1,8 @@
-"""What both examples share: a storage opened with a one-line error, Ctrl-C as a pruned trial, the dashboard command."""
+"""What both examples share: a storage opened with a one-line error, Ctrl-C as a failed trial, the dashboard command."""
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 import warnings
@@ -12,6 +13,7 @@ import optuna
 import sqlalchemy.exc
 
 import nas
+from nas._errors import hide_password
 
 
 def open_rdb_storage(url: str, **heartbeat: object) -> optuna.storages.RDBStorage:
@@ -25,7 +27,7 @@ def open_rdb_storage(url: str, **heartbeat: object) -> optuna.storages.RDBStorag
             return optuna.storages.RDBStorage(url, **heartbeat)  # type: ignore[arg-type]
     except (sqlalchemy.exc.SQLAlchemyError, ValueError, ImportError) as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise nas.NasError(f"cannot open storage {url}: {reason}") from None
+        raise nas.NasError(f"cannot open storage {nas.display_url(url)}: {hide_password(reason, url)}") from None
 
 
 def dashboard_command(storage_url: str) -> str:
@@ -37,10 +39,13 @@ def dashboard_command(storage_url: str) -> str:
 
 
 class Interruptible:
-    """The objective, with Ctrl-C ending the running trial as PRUNED and stopping the study.
+    """The objective, with Ctrl-C ending the running trial as FAILED (reason "interrupted by Ctrl-C")
+    and stopping the study.
 
-    Optuna logs a trial that raises KeyboardInterrupt as failed, with a long traceback; a pruned
-    trial is one log line. Trainings finished before Ctrl-C are in the result store.
+    Optuna logs a trial that raises KeyboardInterrupt with a long traceback; a trial that returns NaN
+    is one warning line. Failed, not pruned: a pruned trial with reports is evidence for MIP's rounds,
+    evolution's population and ``--trials``, and where the user pressed Ctrl-C is no evidence.
+    Trainings finished before Ctrl-C are in the result store, so the rerun costs only the rest.
     """
 
     def __init__(self, objective: Callable[[optuna.Trial], float]) -> None:
@@ -52,7 +57,8 @@ class Interruptible:
         except KeyboardInterrupt:
             self.interrupted = True
             trial.study.stop()
-            raise optuna.TrialPruned("interrupted by Ctrl-C") from None
+            trial.set_user_attr("reason", "interrupted by Ctrl-C")
+            return math.nan
 
 
 def fail_stale_trials(study: optuna.Study) -> list[int]:

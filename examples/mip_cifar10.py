@@ -16,7 +16,7 @@ recorded trainings first (seconds), then by training here (minutes), and put bot
 
 The report (``report.md`` in the report folder) puts the two answers side by side; each has its
 own full report in ``recorded/`` and ``trained/``. Progress: one line per trial with the time left.
-Ctrl-C stops it (the running trial is recorded as pruned); the same command continues. A second
+Ctrl-C stops it (the running trial is recorded as failed: no evidence for MIP); the same command continues. A second
 worker joins with the same command and ``--storage postgresql://...`` (see README).
 """
 
@@ -44,7 +44,7 @@ import nas
 import optuna_mip
 from _run import Interruptible, dashboard_command, fail_stale_trials, open_rdb_storage
 from nas._progress import Progress
-from nas.budget_search import DEFAULT_PRUNER, PRUNERS, make_pruner, noise_verdict, spend_curve
+from nas.budget_search import DEFAULT_PRUNER, PRUNERS, make_pruner, noise_verdict, pruned_summary, spend_curve
 from nas.cli._common import HelpFormatter, device_from_args, set_threads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +96,7 @@ def storage_identity(url: str) -> str:
     try:
         return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
     except sqlalchemy.exc.ArgumentError:
-        raise nas.NasError(f"not a storage URL: {url!r}") from None
+        raise nas.NasError(f"not a storage URL: {nas.display_url(url)!r}") from None
 
 
 def report_folder(study_name: str) -> Path:
@@ -205,14 +205,21 @@ def run_recorded(
                 study_name = f"{name}-recorded-{method.lower()}"
                 if not _stored_in_full(storage, study_name, needed):
                     memory_storage = optuna.storages.InMemoryStorage()
-                    memory = optuna.create_study(storage=memory_storage, direction="maximize", sampler=make_sampler(objective.space, seed))
+                    # No pruner: the searches are compared unpruned, as bench_budget_search.py's rows without one.
+                    memory = optuna.create_study(
+                        storage=memory_storage, direction="maximize", sampler=make_sampler(objective.space, seed),
+                        pruner=optuna.pruners.NopPruner(),
+                    )
                     callbacks = [optuna_mip.StopWhenAllFixed(), optuna_mip.PublishDecisions()] if method == "MIP" else []
                     memory.optimize(interruptible, n_trials=needed, callbacks=callbacks)
                     if interruptible.interrupted:
                         raise KeyboardInterrupt
-                    optuna.copy_study(
-                        from_study_name=memory.study_name, from_storage=memory_storage, to_storage=storage, to_study_name=study_name
-                    )
+                    try:
+                        optuna.copy_study(
+                            from_study_name=memory.study_name, from_storage=memory_storage, to_storage=storage, to_study_name=study_name
+                        )
+                    except optuna.exceptions.DuplicatedStudyError:
+                        pass  # a worker started at the same time stored the same seeded search first
                 search = RecordedSearch(method, optuna.load_study(study_name=study_name, storage=storage), architectures)
                 searches.append(search)
                 progress.step(f"{method}: {len(search.trials)} trials, {search.total():.1f} GPU-hours")
@@ -246,18 +253,19 @@ def compare_recorded(searches: list[RecordedSearch], target: nas.RecordedBudget)
 
 
 class TrialProgress:
-    """Callback: one line per trial, "complete trials k/n | elapsed | left ~ETA", n being what MIP needs."""
+    """Callback: one line per trial, "finished trials k/n | elapsed | left ~ETA", n being what MIP needs
+    (complete trials and pruned ones that reported: both count towards its rounds)."""
 
     def __init__(self, needed: int, done: int, n_params: int) -> None:
         self.n_params = n_params
-        self.progress = Progress(needed, "complete trials", done=done)
+        self.progress = Progress(needed, "finished trials", done=done)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         fixed = f"MIP has fixed {len(optuna_mip.MIPSampler.fixed_params(study))} of {self.n_params} hyper-parameters"
         if trial.state == TrialState.COMPLETE:
             self.progress.step(f"trial {trial.number}: r_s {trial.user_attrs['r_s']:.3f}, objective {trial.value:.3f}; {fixed}")
-        elif trial.state == TrialState.PRUNED:  # does not count towards MIP's rounds
-            self.progress.step(f"trial {trial.number} pruned after step {trial.last_step}", count=0)
+        elif trial.state == TrialState.PRUNED:
+            self.progress.step(f"{pruned_summary(trial)}; {fixed}", count=int(trial.last_step is not None))
         elif trial.state == TrialState.FAIL:
             self.progress.step(f"trial {trial.number} failed: {trial.user_attrs.get('reason', 'see the log')}", count=0)
 
@@ -421,8 +429,9 @@ def main() -> int:
 
     # 2. Trained here: minutes.
     needed = optuna_mip.required_trials(len(space.values), preset.samples_per_round)
-    done = len(complete_trials(study))
-    print(f"2/2 trained here: study {study_name!r} in {nas.display_url(storage_url)}: {done} of the {needed} complete trials MIP needs are done; "
+    pruned = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+    done = len(complete_trials(study)) + sum(trial.last_step is not None for trial in pruned)
+    print(f"2/2 trained here: study {study_name!r} in {nas.display_url(storage_url)}: {done} of the {needed} finished trials MIP needs are done; "
           f"{len(architectures)} architectures per trial; fixed so far: {optuna_mip.MIPSampler.fixed_params(study)}", flush=True)
     for number in fail_stale_trials(study):
         print(f"trial {number} was left running by a worker that stopped (no heartbeat): failed; its finished trainings are reused",

@@ -14,7 +14,7 @@ The demo's evolution has a population of 8 and tournaments of 3 (the paper's: 50
 its 24 trials go past the random population and show mutation at work.
 
 One line per finished trial says whether it completed or was pruned (at which epoch), with the
-time left. Ctrl-C (the running trial is recorded as pruned) or a kill stops it; the same command continues (finished trials, trainings and epochs are
+time left. Ctrl-C (the running trial is recorded as failed, out of the population) or a kill stops it; the same command continues (finished trials, trainings and epochs are
 kept). More workers join with the same command and ``--storage postgresql://...``.
 """
 
@@ -28,10 +28,11 @@ from pathlib import Path
 import optuna
 
 import nas
-from _run import Interruptible, dashboard_command, open_rdb_storage
+from _run import Interruptible, dashboard_command
 from nas._progress import Progress
 from nas.cli._common import HelpFormatter, set_threads
 from nas.estimation import evaluate_final
+from nas.estimation._budget import refuse_test_split
 from nas.search import ArchitectureObjective, RegularizedEvolutionSampler, best_genotypes, check_study, create_search_study, make_sampler, open_storage, search_setup
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,9 +92,10 @@ def main() -> int:
         set_threads(args.threads)
         search_budget = preset.search.with_settings(args.search_set)
         final_budget = preset.final.with_settings(args.final_set)
+        refuse_test_split(search_budget, "an architecture search")  # only the final training reports test accuracy
         dataset = nas.load_dataset(args.data)
-        open_rdb_storage(storage_url)  # its error names the real cause
-        storage = open_storage(storage_url)
+        (ROOT / "runs").mkdir(exist_ok=True)  # the default storage and the checkpoints
+        storage = open_storage(storage_url)  # its error names the real cause
         setup = search_setup(args.strategy, search_budget, dataset)
         existing = check_study(storage, name, setup)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5) if args.pruner == "median" else optuna.pruners.NopPruner()

@@ -162,9 +162,12 @@ class EvidenceScan:
 
 
 def is_evidence(trial: FrozenTrial) -> bool:
+    """A complete trial, or a pruned one whose last report is a number (a diverged run reports NaN)."""
     if trial.state == TrialState.COMPLETE:
         return trial.values is not None
-    return trial.state == TrialState.PRUNED and bool(trial.intermediate_values)
+    if trial.state != TrialState.PRUNED or not trial.intermediate_values:
+        return False
+    return math.isfinite(trial.intermediate_values[max(trial.intermediate_values)])
 
 
 def evidence_value(trial: FrozenTrial) -> float:
@@ -278,9 +281,21 @@ def _retired(
     if any(param in t.params for t in since):
         return False
     having = [t for t in used if param in t.params]
+
+    def is_parent(d: PruningDecision) -> bool:
+        # The child's presence follows the parameter's value: every trial with a value the child
+        # came with has the child (an unconditional parameter, fixed elsewhere, does not qualify).
+        if not all(d.param in t.params for t in having):
+            return False
+        values = [t.params[d.param] for t in having]
+        return all(
+            param in t.params
+            for t in used
+            if d.param in t.params and any(same_value(t.params[d.param], v) for v in values)
+        )
+
     return any(
-        all(d.param in t.params for t in having)
-        and not any(same_value(t.params[d.param], d.value) for t in having)
+        is_parent(d) and not any(same_value(t.params[d.param], d.value) for t in having)
         for d in previous
     )
 

@@ -130,7 +130,7 @@ def test_tiny_search_shows_trial_k_of_n_and_says_whether_it_is_noise(tmp_path) -
         assert os.access(script, os.X_OK) and Path(script).parent == Path(sys.executable).parent
 
 
-def test_ctrl_c_is_one_friendly_line_and_the_trial_is_pruned(tmp_path) -> None:
+def test_ctrl_c_is_one_friendly_line_and_the_trial_is_failed_as_interrupted(tmp_path) -> None:
     process = subprocess.Popen(
         _command(tmp_path, "--space", _tiny_space(tmp_path, epochs="6, 8")),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environment(),
@@ -153,8 +153,8 @@ def test_ctrl_c_is_one_friendly_line_and_the_trial_is_pruned(tmp_path) -> None:
         process.kill()
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
     assert stderr.rstrip().endswith("run the same command to continue")
-    assert "pruned. interrupted by Ctrl-C" in stderr
     with sqlite3.connect(tmp_path / "study.db") as connection:
         assert connection.execute(
-            "select state from trials join studies using (study_id) where study_name = 'mip-cifar10-demo'"
-        ).fetchall() == [("PRUNED",)]
+            "select state, value_json from trials join studies using (study_id) join trial_user_attributes using (trial_id)"
+            " where study_name = 'mip-cifar10-demo' and key = 'reason'"
+        ).fetchall() == [("FAIL", '"interrupted by Ctrl-C"')]  # failed, not pruned: no evidence for MIP

@@ -737,3 +737,45 @@ def test_a_warm_start_decides_the_rounds_its_trials_allow_at_the_first_trial() -
     study.add_trials(donor.trials)
     study.optimize(four_params, n_trials=1)
     assert [d.n_complete_trials for d in optuna_mip.pruning_history(study)] == [10, 20]
+
+
+def test_a_child_is_not_retired_by_an_unconditional_parameter_fixed_elsewhere() -> None:
+    # "extra" exists only when kind == "e" (trials 0 and 1, noise 0 and 1). "noise" is in every trial
+    # and is fixed at 2, a value neither of extra's trials had; it is no parent of "extra", and
+    # "kind" is still free, so "extra" must not be retired.
+    kinds = CategoricalDistribution(list("abcde"))
+    noise = CategoricalDistribution([0, 1, 2])
+    extra = IntDistribution(1, 4)
+
+    def trial(number: int, kind: str) -> optuna.trial.FrozenTrial:
+        params: dict[str, Any] = {"noise": number % 3, "kind": kind}
+        distributions: dict[str, Any] = {"noise": noise, "kind": kinds}
+        if kind == "e":
+            params["extra"], distributions["extra"] = 2, extra
+        t = optuna.trial.create_trial(params=params, distributions=distributions, value=float(number))
+        t.number = number
+        return t
+
+    used = [trial(n, "e" if n < 2 else "abcd"[n % 4]) for n in range(10)]
+    previous = [optuna_mip.PruningDecision(1, "noise", 2, "cheapest", {}, 5, 4, 0)]
+    settings = RoundSettings(samples_per_round=5, importance_threshold=0.1, forest_seed=0)
+    decisions = decide_round(
+        used, previous, settings, ForestImportanceEvaluator(seed=0), CostModel(None),
+        StudyDirection.MAXIMIZE,
+    )
+    assert all(d.reason != "unused" for d in decisions)
+
+
+def test_a_pruned_trial_whose_last_report_is_nan_is_no_evidence() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_categorical("x", [0, 1])
+        trial.suggest_categorical("y", [0, 1])
+        if trial.number % 3 == 0:
+            trial.report(float("nan"), step=1)
+            raise optuna.TrialPruned()
+        return float(x)
+
+    study = optuna.create_study(sampler=MIPSampler(samples_per_round=4, seed=0), direction="maximize")
+    study.optimize(objective, n_trials=30)  # raised ValueError from after_trial before
+    assert any(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
+    assert MIPSampler.fixed_params(study)

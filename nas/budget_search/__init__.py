@@ -1,7 +1,6 @@
 """The search for the best budget (the paper's Eq. 1 with MIP): the space of budgets, objectives, report."""
 
 from nas.budget_search._bpe_space import BudgetSpace
-from nas.budget_search._pruners import DEFAULT_PRUNER, PRUNERS, make_pruner
 from nas.budget_search._objectives import RecordedBudget, RecordedObjective, TrainingObjective, read_recorded_budgets
 from nas.budget_search._pruners import DEFAULT_PRUNER, PRUNERS, make_pruner
 from nas.budget_search._report import (
@@ -18,8 +17,6 @@ from nas.budget_search._report import (
 )
 
 __all__ = [
-    "DEFAULT_PRUNER",
-    "PRUNERS",
     "BudgetSpace",
     "DEFAULT_PRUNER",
     "PRUNERS",

@@ -114,7 +114,7 @@ def complete_trials(study: Study) -> list[FrozenTrial]:
 
 
 def fitness(trial: FrozenTrial) -> float:
-    """A complete trial's value; a pruned trial's last reported value, as Optuna's TPE scores pruned trials."""
+    """A complete trial's value; a pruned trial's last reported value (TPE ranks pruned trials below complete ones instead)."""
     if trial.state == TrialState.COMPLETE:
         return float(trial.value)  # type: ignore[arg-type]
     return float(trial.intermediate_values[trial.last_step])  # type: ignore[index]

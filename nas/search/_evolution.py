@@ -23,8 +23,8 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
     Until ``population_size`` trials are scored, trials are random. After that each trial is a
     child: ``sample_size`` members are drawn (with replacement, as in Real et al.'s Algorithm 1 and
     the Zheng et al. authors' ``run_evolution.py``) from the population, and the child copies the
-    best one's categorical values, mutated by ``mutation`` (by default: one parameter takes a
-    different value chosen uniformly). Defaults 50 / 10 are ``run_evolution.py``'s ``--pop_size`` /
+    best one's categorical values, mutated by ``mutation`` (by default
+    :func:`mutate_genotype_or_one_parameter`). Defaults 50 / 10 are ``run_evolution.py``'s ``--pop_size`` /
     ``--sample_size``.
 
     There is no population in memory: the population is the ``population_size`` scored trials
@@ -37,8 +37,8 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
     The parent's number and the mutated parameter's name are written to the child trial's system
     attributes ``evolution:parent`` and ``evolution:mutated``.
 
-    With the DARTS parameterisation, ``mutation=nas.space.mutate_genotype_params`` (what ``nas search``
-    uses) mutates as Real et al.: one input of one node, or one operation, each with probability 1/2.
+    With the DARTS parameterisation the default mutates as Real et al.: one input of one node, or one
+    operation, each with probability 1/2; other spaces get one parameter changed uniformly.
     The authors' ``run_evolution.py``
     searched another space (28 parameters ``{cell}_{node}_{prev}``, one of 7 operations per edge,
     every node taking all its inputs), where a mutation changes one edge's operation; this one is
@@ -49,7 +49,7 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
         sample_size: Tournament size.
         seed: Seed of every random draw, combined with the trial number (see :mod:`nas.search`).
         mutation: ``mutation(values, search_space, rng)`` returns the child's values and the name of
-            the parameter it mutated, or ``None`` for the default one-parameter mutation.
+            the parameter it mutated (``None``: nothing to mutate).
     """
 
     def __init__(
@@ -66,7 +66,7 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
         super().__init__(seed)
         self._population_size = population_size
         self._sample_size = sample_size
-        self._mutation = mutation or mutate_one_parameter
+        self._mutation = mutation or mutate_genotype_or_one_parameter
 
     def population(self, study: Study) -> list[FrozenTrial]:
         """The current population, oldest first (empty while it is still being filled at random)."""
@@ -99,6 +99,17 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
 
 
 Mutation = Callable[[dict[str, Any], dict[str, CategoricalDistribution], np.random.Generator], tuple[dict[str, Any], str | None]]
+
+
+def mutate_genotype_or_one_parameter(
+    values: dict[str, Any], search_space: dict[str, CategoricalDistribution], rng: np.random.Generator
+) -> tuple[dict[str, Any], str | None]:
+    """The default mutation: Real et al.'s on a DARTS genotype's parameters (one input or one
+    operation, 1/2 each: :func:`nas.space.mutate_genotype_params`), else :func:`mutate_one_parameter`."""
+    from nas.space import mutate_genotype_params
+
+    child, mutated = mutate_genotype_params(values, search_space, rng)
+    return (child, mutated) if mutated is not None else mutate_one_parameter(values, search_space, rng)
 
 
 def mutate_one_parameter(

@@ -49,7 +49,7 @@ class ArchitectureObjective:
 
         def report(epoch: int, accuracy: float) -> None:
             trial.report(accuracy, epoch)
-            if trial.should_prune():
+            if epoch < self.budget.epochs and trial.should_prune():  # after the last epoch nothing is saved
                 raise optuna.TrialPruned(f"pruned after epoch {epoch} at accuracy {accuracy:.4f}")
 
         pruning = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)

@@ -9,7 +9,6 @@ import optuna
 from nas._errors import NasError
 from nas.search._evolution import RegularizedEvolutionSampler
 from nas.search._reinforce import ReinforceSampler
-from nas.space._genotype import mutate_genotype_params
 
 # The authors' REINFORCE learning rate (0.1) barely moves the policy in 100-200 trials when rewards are
 # accuracies in [0, 1] that differ by about 0.01 (benchmarks/bench_search.py: 0.96x random search at
@@ -18,7 +17,7 @@ SEARCH_REINFORCE_LEARNING_RATE = 10.0
 
 _FACTORIES: dict[str, Callable[[int | None], optuna.samplers.BaseSampler]] = {
     "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
-    "evolution": lambda seed: RegularizedEvolutionSampler(seed=seed, mutation=mutate_genotype_params),
+    "evolution": lambda seed: RegularizedEvolutionSampler(seed=seed),
     "reinforce": lambda seed: ReinforceSampler(learning_rate=SEARCH_REINFORCE_LEARNING_RATE, seed=seed),
 }
 STRATEGIES: tuple[str, ...] = tuple(_FACTORIES)
