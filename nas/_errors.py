@@ -1,5 +1,7 @@
 """Errors that the command line reports as one line, without a traceback."""
 
+import re
+
 
 class NasError(Exception):
     """Base class of the user-facing errors of :mod:`nas`: bad input, never a bug."""
@@ -17,28 +19,26 @@ class StoreError(NasError):
     """The result database cannot be opened or written."""
 
 
+_USERINFO_PASSWORD = re.compile(r"(//[^:/@?#]*:)([^/?#]*)@")  # to the last '@': a password may hold an unencoded one
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)  # libpq's ?password=...
+
+
 def display_url(url: str) -> str:
-    """``url`` as it may be printed, logged or written into a report: its password masked
-    (``postgresql://user:***@host/db``). Every message that shows a storage URL goes through this."""
-    import re
-
-    import sqlalchemy
-
-    try:
-        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy parses: mask a user:password@ part all the same
-        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)
+    """``url`` as it may be printed, logged or written into a report: its password masked, in the
+    user part (``postgresql://user:***@host/db``) or the query (``?password=***``). Every message
+    that shows a storage URL goes through this."""
+    return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1***@", url, count=1))
 
 
 def hide_password(text: str, url: str) -> str:
     """``text`` (a driver's error message, say) with the password of ``url`` masked wherever it appears."""
-    import sqlalchemy
+    from urllib.parse import unquote
 
-    try:
-        password = sqlalchemy.engine.make_url(url).password
-    except Exception:
-        return text
-    return text.replace(str(password), "***") if password else text
+    secrets = {match.group(2) for match in (*_USERINFO_PASSWORD.finditer(url), *_QUERY_PASSWORD.finditer(url))}
+    for secret in sorted(secrets | {unquote(secret) for secret in secrets}, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def safe_name(name: str, limit: int = 80) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from _cli import ROOT, run_nas
 from nas import DARTS_V2, PRESETS, ResultStore, TrainResult
-from nas._errors import display_url, safe_name
+from nas._errors import display_url, hide_password, safe_name
 from test_workers import TINY, _archs
 
 PASSWORD = "Planted-S3cret"
@@ -33,6 +33,10 @@ def _search_args(url, study, trials, *extra):
 def test_display_url_masks_the_password_and_names_print_safely():
     assert display_url(f"postgresql://u:{PASSWORD}@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert PASSWORD not in display_url(f"not a url //u:{PASSWORD}@h")
+    assert display_url(f"postgresql://u@h/db?sslmode=require&password={PASSWORD}") == "postgresql://u@h/db?sslmode=require&password=***"
+    assert display_url(f"postgresql://u:{PASSWORD}@x@h/db") == "postgresql://u:***@h/db"  # an unencoded '@' in it
+    for url in (f"postgresql://u@h/db?password={PASSWORD}", f"postgresql://u:{PASSWORD}@x@h/db", "postgresql://u:p%40ss@h/db"):
+        assert hide_password(f"failed for {PASSWORD}@x and p@ss", url).count("***") == 1, url
     assert safe_name("a\nb\x1b[31mc") == "a\\nb\\x1b[31mc"
     assert len(safe_name("x" * 100_000)) == 80
 
