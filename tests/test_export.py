@@ -7,7 +7,7 @@ import random
 import pytest
 
 from _cli import REFERENCE, run_json, run_nas
-from nas import PRESETS, ResultStore, TrainResult, parse_genotype
+from nas import DARTS_V2, PRESETS, ResultStore, TrainResult, parse_genotype, sample_genotype
 from nas.estimation._store import budget_identity
 
 pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="../shared reference data absent")
@@ -86,3 +86,25 @@ def test_a_malformed_export_is_one_line_and_adds_nothing(tmp_path, content, mess
 def test_export_of_a_missing_database_is_one_line(tmp_path):
     done = run_nas("export", "--storage", f"sqlite:///{tmp_path / 'none.db'}", "--out", str(tmp_path / "x.csv"))
     assert done.returncode == 2 and "no result database" in done.stderr and not (tmp_path / "x.csv").exists()
+
+
+def test_export_to_a_missing_folder_is_one_line_and_an_export_never_half_replaces_a_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    ResultStore(url).put(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32", TrainResult("ok", 0.5, 1.0, 1, 1, 0.5, 1))
+    done = run_nas("export", "--storage", url, "--out", str(tmp_path / "none" / "x.csv"))
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and len(done.stderr.splitlines()) == 1, done.stderr
+    assert "none" in done.stderr and not (tmp_path / "none").exists()
+    assert run_nas("export", "--storage", url, "--out", str(tmp_path / "x.csv")).returncode == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["r.db", "x.csv"]  # no partial file left
+
+
+def test_a_key_twice_in_one_file_is_added_once(tmp_path):
+    source = ResultStore(f"sqlite:///{tmp_path / 'source.db'}")
+    for seed, accuracy in ((0, 0.5), (1, 0.6)):
+        source.put(sample_genotype(seed), PRESETS["bpe1"], "d", "cpu-fp32", TrainResult("ok", accuracy, 1.0, 1, 1, 0.5, 1))
+    source.export_csv(tmp_path / "x.csv")
+    rows = (tmp_path / "x.csv").read_text().splitlines()
+    (tmp_path / "x.csv").write_text("\n".join([*rows, rows[1]]) + "\n")
+    target = ResultStore(f"sqlite:///{tmp_path / 'target.db'}")
+    assert target.import_csv(tmp_path / "x.csv") == (2, 0)
+    assert target.import_csv(tmp_path / "x.csv") == (0, 2)

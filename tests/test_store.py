@@ -252,3 +252,89 @@ def test_an_owner_from_another_machine_is_never_judged_dead_here(tmp_path):
 
 def test_worker_identities_are_unique_per_store():
     assert len({ResultStore("sqlite://").owner for _ in range(5)}) == 5
+
+
+def _record(genotype, **changes):
+    return {"arch_hash": genotype.hash(), "budget_key": result_key(PRESETS["bpe1"], "cpu-fp32"), "dataset": "d",
+            "genotype": genotype.to_str(), **RESULT.to_dict(), **changes}  # fmt: skip
+
+
+def test_spooled_results_survive_a_cut_line_a_failing_record_and_an_earlier_crash(tmp_path):
+    url, lines = f"sqlite:///{tmp_path / 'r.db'}", []
+    spool = ResultStore(url, spool_dir=tmp_path).spool
+    unbindable = _record(sample_genotype(1), seconds=[1.0])  # fails on every try
+    spool.write_text("".join(json.dumps(r) + "\n" for r in [_record(DARTS_V2), unbindable, _record(sample_genotype(2))]) + '{"arch_ha')
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    spool.with_name(f"{spool.name}.{dead.pid}.{'0' * 32}").write_text(json.dumps(_record(sample_genotype(3))) + "\n")
+    spool.with_name(f"{spool.name}.{'1' * 32}").write_text(json.dumps(_record(sample_genotype(4))) + "\n")  # older naming
+    store = ResultStore(url, spool_dir=tmp_path, say=lines.append)
+    assert store.count() == 4
+    assert [json.loads(line)["arch_hash"] for line in spool.read_text().splitlines()] == [unbindable["arch_hash"]]
+    assert spool.with_suffix(".bad.jsonl").read_text() == '{"arch_ha\n'
+    assert sorted(path.name for path in tmp_path.glob(f"{spool.name}*")) == [spool.name]
+    assert any("1 lines" in line and "bad.jsonl" in line for line in lines), lines
+
+
+def test_spooled_results_not_stored_before_an_interrupt_stay_spooled(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    spool = ResultStore(url, spool_dir=tmp_path).spool
+    spool.write_text("".join(json.dumps(_record(sample_genotype(seed))) + "\n" for seed in range(3)))
+
+    class InterruptedOnTheSecond(ResultStore):
+        inserts = 0
+
+        def _insert(self, record):
+            InterruptedOnTheSecond.inserts += 1
+            if InterruptedOnTheSecond.inserts == 2:
+                raise KeyboardInterrupt
+            return super()._insert(record)
+
+    with pytest.raises(KeyboardInterrupt):
+        InterruptedOnTheSecond(url, spool_dir=tmp_path)
+    assert len(spool.read_text().splitlines()) == 2
+    assert ResultStore(url, spool_dir=tmp_path).count() == 3 and not spool.exists()
+
+
+def test_a_result_the_database_refuses_is_spooled_with_a_one_line_error(tmp_path):
+    path = tmp_path / "r.db"
+    ResultStore(f"sqlite:///{path}")  # the tables
+    store = ResultStore(f"sqlite:///file:{path}?mode=ro&uri=true", spool_dir=tmp_path)
+    with pytest.raises(StoreError, match="readonly.*kept in") as info:
+        store.put(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32", RESULT)
+    assert "\n" not in str(info.value)
+    assert json.loads(store.spool.read_text())["arch_hash"] == DARTS_V2.hash()
+
+
+def test_a_relative_sqlite_path_has_a_spool_per_file(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    in_a = ResultStore("sqlite:///r.db", spool_dir=tmp_path).spool
+    assert ResultStore(f"sqlite:///{tmp_path / 'a' / 'r.db'}", spool_dir=tmp_path).spool == in_a
+    monkeypatch.chdir(tmp_path / "b")
+    assert ResultStore("sqlite:///r.db", spool_dir=tmp_path).spool != in_a
+
+
+def test_an_owner_whose_proc_entry_is_hidden_is_alive(monkeypatch):
+    from nas.estimation import _store
+
+    owner = ResultStore("sqlite://").owner  # this process: alive
+    assert not _store._provably_dead(owner)
+    monkeypatch.setattr(_store, "_start_time", lambda pid: None)  # /proc mounted with hidepid
+    assert not _store._provably_dead(owner)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    assert _store._provably_dead(owner.replace(f":{os.getpid()}:", f":{dead.pid}:", 1))
+
+
+def test_a_claim_ends_quickly_while_the_database_is_locked(tmp_path):
+    path = tmp_path / "r.db"
+    store = ResultStore(f"sqlite:///{path}", claim_seconds=0.4, retry_seconds=120, say=lambda _: None)
+    claim = _claim(store)
+    locker = sqlite3.connect(path, isolation_level=None)
+    with claim:
+        locker.execute("BEGIN EXCLUSIVE")
+        time.sleep(0.5)  # the heartbeat is retrying now
+        started = time.monotonic()
+    assert time.monotonic() - started < 30  # not the 120 s retries of heartbeat and release
+    locker.execute("ROLLBACK")

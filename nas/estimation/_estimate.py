@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import sys
 import time
 from typing import Callable, Sequence
@@ -251,7 +252,11 @@ def _worker(
     threads: int,
     messages,
 ) -> None:
-    """One process of :func:`_run_in_processes`: its share of threads, its own store handle and claims."""
+    """One process of :func:`_run_in_processes`: its share of threads, its own store handle and claims.
+
+    The parent ends it with SIGTERM when another worker failed: that becomes SystemExit here,
+    so a result being stored then is spooled and the claim released, not lost."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     torch.set_num_threads(threads)
     try:
         store = ResultStore(url, claim_seconds=claim_seconds)

@@ -84,6 +84,7 @@ class _ClaimRow(_Base):
 
 
 _RESULT_FIELDS = [field.name for field in fields(TrainResult)]
+_SPOOL_FIELDS = ["arch_hash", "budget_key", "dataset", "genotype", *_RESULT_FIELDS]
 CLAIM_SECONDS = 120.0
 """How long a claim lasts without a heartbeat: the time a dead worker's work waits to be taken over."""
 RETRY_SECONDS = 300.0
@@ -163,7 +164,7 @@ class Claim:
     def _beat(self) -> None:
         while not self._stop.wait(self._store.claim_seconds / 4):
             try:
-                held = self._store._extend_claim(self._where)
+                held = self._store._extend_claim(self._where, stop=self._stop)
             except StoreError:
                 continue  # unreachable for long: the claim may expire, and the next beat says so
             if not held:
@@ -177,10 +178,10 @@ class Claim:
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
-        self._heartbeat.join()
-        try:
-            self._store._attempt(lambda session: session.execute(sa.delete(_ClaimRow).where(self._where)))
-        except StoreError as error:  # it expires on its own
+        self._heartbeat.join()  # its retries end once _stop is set
+        try:  # one attempt (_stop is set): a claim left behind expires on its own
+            self._store._attempt(lambda session: session.execute(sa.delete(_ClaimRow).where(self._where)), stop=self._stop)
+        except StoreError as error:
             self._store._say(f"could not release the claim on {self._name}: {error}")
 
 
@@ -219,7 +220,8 @@ class ResultStore:
             raise StoreError(f"no driver for result database {self.shown_url}: {error} (pip install -e '.[postgres]')") from None
         except (exc.SQLAlchemyError, ValueError) as error:
             raise StoreError(f"cannot open result database {self.shown_url}: {self._reason(error)}") from None
-        self.spool = Path(spool_dir or _default_spool_dir()) / f"{hashlib.sha256(self.shown_url.encode()).hexdigest()[:16]}.jsonl"
+        spool_name = hashlib.sha256(_spool_identity(url, self.shown_url).encode()).hexdigest()[:16]
+        self.spool = Path(spool_dir or _default_spool_dir()) / f"{spool_name}.jsonl"
         self.store_spooled()
 
     def _create_table(self) -> None:
@@ -238,8 +240,9 @@ class ResultStore:
     def put(self, genotype: Genotype, budget: Budget, dataset: str, numerics: str, result: TrainResult) -> None:
         """Store ``result`` unless another worker stored one for the same key first.
 
-        When the database stays unreachable for the whole retry period, the result is kept in
-        the spool file (stored by the next store opened on this database) and StoreError says so.
+        When it cannot be stored (the database unreachable for the whole retry period, a full
+        disk, an interrupt), the result is kept in the spool file, stored by the next store opened
+        on this database, and the error is raised: a StoreError saying so, or the interrupt.
         """
         record = {
             "arch_hash": genotype.hash(),
@@ -250,40 +253,88 @@ class ResultStore:
         }
         try:
             self._insert(record)
-        except _Unreachable as error:
-            self._append_to_spool([record])
-            raise StoreError(f"{error}; the finished result is kept in {self.spool} and stored by the next run on this database") from None
+        except BaseException as error:
+            try:
+                self._append_to_spool([record])
+            except OSError as full:
+                raise StoreError(f"{error or type(error).__name__}; nor can the finished result be kept in {self.spool}: {full.strerror or full}") from None
+            kept = f"the finished result is kept in {self.spool} and stored by the next run on this database"
+            if isinstance(error, StoreError):
+                raise StoreError(f"{error}; {kept}") from None
+            self._say(kept)
+            raise
         self.store_spooled()
 
-    def _insert(self, record: dict[str, object]) -> None:
+    def _insert(self, record: dict[str, object]) -> bool:
+        """Store one result row; False when one with its key is stored already."""
         try:
             self._attempt(lambda session: session.add(_ResultRow(**record)))
         except exc.IntegrityError:
-            pass  # a concurrent worker trained the same architecture; its result stands
+            return False  # a concurrent worker trained the same architecture; its result stands
+        return True
 
     def store_spooled(self) -> int:
-        """Store the results that an earlier worker on this machine kept in the spool file while
-        the database was unreachable; returns how many. Those still unstorable stay spooled."""
-        if not self.spool.exists():
-            return 0
-        mine = self.spool.with_name(f"{self.spool.name}.{uuid.uuid4().hex}")
+        """Store the results that earlier workers on this machine kept in the spool file; returns
+        how many. Those still unstorable stay spooled: all of them while the database is
+        unreachable, a failing one without holding up the others. Lines that do not parse (a
+        write cut short) are moved to the ``.bad.jsonl`` file beside the spool, with a line."""
+        taken = self._take_spool_files()
+        records = [record for path in taken for record in self._read_spool_file(path)]
+        kept, done = [], 0
         try:
-            os.replace(self.spool, mine)  # no two workers store the same spooled lines
-        except FileNotFoundError:
-            return 0
-        records = [json.loads(line) for line in mine.read_text().splitlines() if line.strip()]
-        stored = 0
-        for record in records:
-            try:
-                self._insert(record)
-            except StoreError:
-                self._append_to_spool(records[stored:])
-                break
-            stored += 1
-        mine.unlink()
+            for record in records:
+                try:
+                    self._insert(record)
+                except _Unreachable:
+                    break
+                except (StoreError, exc.StatementError) as error:  # this record only (a full disk, a bad value)
+                    reason = error if isinstance(error, StoreError) else self._reason(error)
+                    self._say(f"a result kept in {self.spool} cannot be stored ({reason}); it stays there")
+                    kept.append(record)
+                done += 1
+        finally:  # interrupted or not, what was not stored goes back; a crash leaves the taken files to the next run
+            if kept or done < len(records):
+                self._append_to_spool(kept + records[done:])
+            for path in taken:
+                path.unlink(missing_ok=True)
+        stored = done - len(kept)
         if stored:
             self._say(f"stored {stored} results that were kept in {self.spool} while {self.shown_url} was unreachable")
         return stored
+
+    def _take_spool_files(self) -> list[Path]:
+        """Move the spool file to a name of this process's own, so no two workers store the same
+        lines, and take over those that processes that died meanwhile had taken."""
+        taken = []
+        for path in self.spool.parent.glob(f"{self.spool.name}.*"):
+            pid, _, rest = path.name[len(self.spool.name) + 1 :].partition(".")
+            if not rest or (pid.isdigit() and not _pid_exists(int(pid))):  # no pid: named by an older version
+                taken.append(path)
+        mine = self.spool.with_name(f"{self.spool.name}.{os.getpid()}.{uuid.uuid4().hex}")
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.spool, mine)
+            taken.append(mine)
+        return taken
+
+    def _read_spool_file(self, path: Path) -> list[dict[str, object]]:
+        records, bad = [], []
+        with contextlib.suppress(FileNotFoundError):  # a concurrent worker took it over
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                    if not isinstance(record, dict) or set(record) != set(_SPOOL_FIELDS):
+                        raise ValueError
+                except ValueError:
+                    if line.strip():
+                        bad.append(line)
+                    continue
+                records.append(record)
+        if bad:
+            moved = self.spool.with_suffix(".bad.jsonl")
+            with moved.open("a") as handle:
+                handle.write("".join(line + "\n" for line in bad))
+            self._say(f"{len(bad)} lines of {self.spool} are not results (cut short?): moved to {moved}")
+        return records
 
     def _append_to_spool(self, records: list[dict[str, object]]) -> None:
         self.spool.parent.mkdir(parents=True, exist_ok=True)
@@ -349,27 +400,35 @@ class ResultStore:
         """Write every stored result, keys intact (code version and arithmetic included), to a CSV
         file that :meth:`import_csv` reads; returns how many."""
         rows = self._attempt(lambda session: session.scalars(sa.select(_ResultRow).order_by(_ResultRow.id)).all())
-        with open(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({column: _to_text(getattr(row, column)) for column in EXPORT_COLUMNS})
+        partial = Path(f"{path}.{uuid.uuid4().hex}.partial")  # written whole, then renamed: never half a file at ``path``
+        try:
+            with open(partial, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
+                writer.writeheader()
+                for row in rows:
+                    writer.writerow({column: _to_text(getattr(row, column)) for column in EXPORT_COLUMNS})
+            os.replace(partial, path)
+        except OSError as error:
+            raise StoreError(f"cannot write {path}: {error.strerror or error}") from None
+        finally:
+            partial.unlink(missing_ok=True)
         return len(rows)
 
     def import_csv(self, path: str | os.PathLike) -> tuple[int, int]:
         """Add the results of an :meth:`export_csv` file that this store lacks; returns (added,
         already stored). The whole file is checked before anything is added."""
-        records = read_export(path)
-        keys = {(r["arch_hash"], r["budget_key"], r["dataset"]) for r in records}
+        by_key: dict[tuple, dict[str, object]] = {}
+        for record in read_export(path):  # a key twice in the file: its first row stands, as in a store
+            by_key.setdefault((record["arch_hash"], record["budget_key"], record["dataset"]), record)
         columns = (_ResultRow.arch_hash, _ResultRow.budget_key, _ResultRow.dataset)
         existing = {tuple(row) for row in self._attempt(lambda session: session.execute(sa.select(*columns)).all())}
-        new = [record for record in records if (record["arch_hash"], record["budget_key"], record["dataset"]) not in existing]
+        new = [record for key, record in by_key.items() if key not in existing]
         try:
             self._attempt(lambda session: session.add_all([_ResultRow(**record) for record in new]))
+            added = len(new)
         except exc.IntegrityError:  # another worker stored some meanwhile: one by one
-            for record in new:
-                self._insert(record)
-        return len(new), len(keys) - len(new)
+            added = sum(self._insert(record) for record in new)
+        return added, len(by_key) - added
 
     def try_claim(self, genotype: Genotype, budget: Budget, dataset: str, numerics: str) -> Claim | None:
         """Claim the training of ``genotype`` for this store's owner; None while another worker holds it.
@@ -392,10 +451,10 @@ class ResultStore:
                 return None
         return Claim(self, sa.and_(where, _ClaimRow.owner == self.owner), genotype.hash())
 
-    def _extend_claim(self, where: sa.ColumnElement[bool]) -> bool:
+    def _extend_claim(self, where: sa.ColumnElement[bool], stop: threading.Event | None = None) -> bool:
         """Extend a claim of this owner; False when it is no longer ours."""
         statement = sa.update(_ClaimRow).where(where).values(expires_at=self._now() + self.claim_seconds)
-        return self._attempt(lambda session: session.execute(statement).rowcount) == 1
+        return self._attempt(lambda session: session.execute(statement).rowcount, stop=stop) == 1
 
     def _now(self) -> sa.ColumnElement[float]:
         """The database's clock in seconds since the epoch, as SQL."""
@@ -411,10 +470,10 @@ class ResultStore:
             _ResultRow.dataset == dataset,
         )
 
-    def _attempt(self, operation: Callable[[Session], T]) -> T:
+    def _attempt(self, operation: Callable[[Session], T], stop: threading.Event | None = None) -> T:
         """``operation`` in one transaction, retried with backoff while the database is
-        unreachable, for ``retry_seconds`` at most; database failures become one-line StoreErrors
-        (IntegrityError passes through)."""
+        unreachable, for ``retry_seconds`` at most or until ``stop`` is set; database failures
+        become one-line StoreErrors (IntegrityError passes through)."""
         deadline, delay = None, 0.5
         while True:
             try:
@@ -429,13 +488,18 @@ class ResultStore:
                 reason = self._reason(error)
                 if not self._transient(error, reason):
                     raise StoreError(f"result database {self.shown_url} failed: {reason}") from None
+                if stop is not None and stop.is_set():
+                    raise _Unreachable(f"result database {self.shown_url} unreachable: {reason}") from None
                 now = time.monotonic()
                 if deadline is None:
                     deadline = now + self.retry_seconds
                     self._say(f"result database {self.shown_url} unreachable ({reason}); retrying for up to {self.retry_seconds:.0f} s")
                 if now + delay > deadline:
                     raise _Unreachable(f"result database {self.shown_url} unreachable for {self.retry_seconds:.0f} s: {reason}") from None
-                time.sleep(delay)
+                if stop is not None:
+                    stop.wait(delay)
+                else:
+                    time.sleep(delay)
                 delay = min(2 * delay, 10.0)
 
     def _transient(self, error: exc.DBAPIError, reason: str) -> bool:
@@ -508,6 +572,16 @@ def _create_engine(url: str) -> sa.Engine:
     backend = sa.engine.make_url(url).get_backend_name()
     connect_args = {"connect_timeout": CONNECT_SECONDS} if backend == "postgresql" else {}
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _spool_identity(url: str, shown_url: str) -> str:
+    """What names a database's spool: a SQLite file by its resolved path (``sqlite:///nas.db``
+    is another file in each working directory), any other by its URL as shown."""
+    with contextlib.suppress(Exception):
+        parsed = sa.engine.make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            return f"sqlite:///{Path(parsed.database).resolve()}"
+    return shown_url
 
 
 def _default_spool_dir() -> Path:
@@ -591,7 +665,8 @@ def _namespace() -> str | None:
 
 
 def _start_time(pid: int | str) -> str | None:
-    """When process ``pid`` started (clock ticks since boot), or None when there is no such process."""
+    """When process ``pid`` started (clock ticks since boot), or None when that cannot be read
+    (no such process, or /proc hides it: hidepid)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
     except (OSError, IndexError):
@@ -608,7 +683,21 @@ def _provably_dead(owner: str) -> bool:
     pid = shown.split(":")[-2] if shown.count(":") >= 2 else ""
     if not pid.isdigit() or namespace != _namespace() or started in ("", "-"):
         return False
-    return _start_time(pid) != started
+    if not _pid_exists(int(pid)):
+        return True
+    now = _start_time(pid)  # unreadable (hidepid): not proof of anything
+    return now is not None and now != started
+
+
+def _pid_exists(pid: int) -> bool:
+    """Whether a process ``pid`` runs in this PID namespace (one of another user's counts too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _keys(budget: Budget) -> list[str]:
