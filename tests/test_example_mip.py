@@ -104,8 +104,8 @@ def test_tiny_search_shows_trial_k_of_n_and_says_whether_it_is_noise(tmp_path) -
     done = _run(tmp_path, "--space", _tiny_space(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr and "it/s" not in done.stderr  # no tqdm bars in a pipe
-    lines = [line for line in done.stderr.splitlines() if line.startswith("complete trials ")]
-    assert [line.split(" | ")[0] for line in lines] == ["complete trials 1/2", "complete trials 2/2"]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("finished trials ")]
+    assert [line.split(" | ")[0] for line in lines] == ["finished trials 1/2", "finished trials 2/2"]
     assert all(" | elapsed " in line and " | left ~" in line for line in lines)
     assert "ExperimentalWarning" not in done.stderr
     assert "distinguishable from noise" in done.stdout

@@ -648,21 +648,25 @@ def test_settings_stored_before_fix_at_existed_are_the_same_settings() -> None:
         study.optimize(four_params, n_trials=1)
 
 
+def _kind_trial(number: int, kind: str, noise: int, noise_choices: list[int]) -> optuna.trial.FrozenTrial:
+    """A finished trial of "noise" and "kind" (a-e), with "extra" only when kind == "e"."""
+    params: dict[str, Any] = {"noise": noise, "kind": kind}
+    distributions: dict[str, Any] = {
+        "noise": CategoricalDistribution(noise_choices),
+        "kind": CategoricalDistribution(list("abcde")),
+    }
+    if kind == "e":
+        params["extra"], distributions["extra"] = 2, IntDistribution(1, 4)
+    t = optuna.trial.create_trial(params=params, distributions=distributions, value=float(number))
+    t.number = number
+    return t
+
+
 def test_a_child_is_not_retired_while_its_parent_is_free() -> None:
     # "extra" exists only when kind == "e"; no trial since the previous decision (on "noise")
     # drew "e", but "kind" is still free, so "extra" may still come up: no retirement.
-    kinds = CategoricalDistribution(list("abcde"))
-    noise = CategoricalDistribution([0, 1])
-    extra = IntDistribution(1, 4)
-
     def trial(number: int, kind: str) -> optuna.trial.FrozenTrial:
-        params: dict[str, Any] = {"noise": 0, "kind": kind}
-        distributions: dict[str, Any] = {"noise": noise, "kind": kinds}
-        if kind == "e":
-            params["extra"], distributions["extra"] = 2, extra
-        t = optuna.trial.create_trial(params=params, distributions=distributions, value=float(number))
-        t.number = number
-        return t
+        return _kind_trial(number, kind, noise=0, noise_choices=[0, 1])
 
     used = [trial(n, "e" if n < 2 else "abcd"[n % 4]) for n in range(10)]
     previous = [
@@ -743,18 +747,8 @@ def test_a_child_is_not_retired_by_an_unconditional_parameter_fixed_elsewhere() 
     # "extra" exists only when kind == "e" (trials 0 and 1, noise 0 and 1). "noise" is in every trial
     # and is fixed at 2, a value neither of extra's trials had; it is no parent of "extra", and
     # "kind" is still free, so "extra" must not be retired.
-    kinds = CategoricalDistribution(list("abcde"))
-    noise = CategoricalDistribution([0, 1, 2])
-    extra = IntDistribution(1, 4)
-
     def trial(number: int, kind: str) -> optuna.trial.FrozenTrial:
-        params: dict[str, Any] = {"noise": number % 3, "kind": kind}
-        distributions: dict[str, Any] = {"noise": noise, "kind": kinds}
-        if kind == "e":
-            params["extra"], distributions["extra"] = 2, extra
-        t = optuna.trial.create_trial(params=params, distributions=distributions, value=float(number))
-        t.number = number
-        return t
+        return _kind_trial(number, kind, noise=number % 3, noise_choices=[0, 1, 2])
 
     used = [trial(n, "e" if n < 2 else "abcd"[n % 4]) for n in range(10)]
     previous = [optuna_mip.PruningDecision(1, "noise", 2, "cheapest", {}, 5, 4, 0)]

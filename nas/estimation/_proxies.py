@@ -189,6 +189,6 @@ def score(
     data = proxy_batches(budget, dataset, batches=batches, seed=seed, device=device)
     started = time.perf_counter()
     torch.manual_seed(seed)
-    model = build_network(genotype, budget.replace(auxiliary_weight=0.0), dataset.num_classes, device)
+    model = build_network(genotype, budget.replace(auxiliary_weight=0.0, precision="fp32"), dataset.num_classes, device)
     value = _PROXIES[proxy](model, data)
     return ProxyResult(proxy, float(value), time.perf_counter() - started)
