@@ -130,6 +130,9 @@ def test_progress_prints_hostile_names_safely():
 def _mip_example():
     import importlib.util
 
+    examples = str(ROOT / "examples")
+    if examples not in sys.path:  # the example imports its sibling _run, as when run as a script
+        sys.path.insert(0, examples)
     spec = importlib.util.spec_from_file_location("mip_cifar10_example", ROOT / "examples" / "mip_cifar10.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up

@@ -58,7 +58,7 @@ def test_workers_option_trains_side_by_side_through_claims(tmp_path):
     assert done.returncode == 0, done.stderr
     assert len(TRAINED.findall(done.stderr)) == 4
     assert re.search(r"estimate 4/4 \| elapsed \S+ \| left", done.stderr)
-    assert "4 architectures under this budget (0 failed)" in done.stdout
+    assert "4 architectures under this budget (0 failed, valid accuracies)" in done.stdout
     assert _stored(url) == (4, 4)
     with sa.create_engine(url).connect() as connection:  # every claim was released
         assert connection.execute(sa.text("select count(*) from nas_claims")).scalar() == 0
