@@ -13,7 +13,7 @@ import optuna
 import sqlalchemy.exc
 
 import nas
-from nas._errors import hide_password
+from nas.search._study import storage_reason
 
 
 def open_rdb_storage(url: str, **heartbeat: object) -> optuna.storages.RDBStorage:
@@ -26,8 +26,7 @@ def open_rdb_storage(url: str, **heartbeat: object) -> optuna.storages.RDBStorag
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(url, **heartbeat)  # type: ignore[arg-type]
     except (sqlalchemy.exc.SQLAlchemyError, ValueError, ImportError) as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise nas.NasError(f"cannot open storage {nas.display_url(url)}: {hide_password(reason, url)}") from None
+        raise nas.NasError(f"cannot open storage {nas.display_url(url)}: {storage_reason(error, url)}") from None
 
 
 def dashboard_command(storage_url: str) -> str:
