@@ -41,8 +41,9 @@ import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 import nas
+import nas.search
 import optuna_mip
-from _run import Interruptible, dashboard_command, fail_stale_trials, open_rdb_storage
+from _run import Interruptible, dashboard_command
 from nas._progress import Progress
 from nas.budget_search import DEFAULT_PRUNER, PRUNERS, make_pruner, noise_verdict, pruned_summary, spend_curve
 from nas.cli._common import HelpFormatter, device_from_args, set_threads
@@ -388,7 +389,7 @@ def main() -> int:
         dataset = nas.load_dataset(args.data)
         # The storage first, so that a storage that cannot be opened is named as such; heartbeats let a
         # restarted or parallel worker fail the trials of a worker that was killed.
-        storage = open_rdb_storage(storage_url, heartbeat_interval=60, grace_period=180)
+        storage = nas.search.open_storage(storage_url, retry_stale=False)  # MIP's rounds decide what a budget trial retries
         check_report_folder(out, owner)
         store = nas.ResultStore(storage_url)
         objective = nas.TrainingObjective(
@@ -433,9 +434,7 @@ def main() -> int:
     done = len(complete_trials(study)) + sum(trial.last_step is not None for trial in pruned)
     print(f"2/2 trained here: study {study_name!r} in {nas.display_url(storage_url)}: {done} of the {needed} finished trials MIP needs are done; "
           f"{len(architectures)} architectures per trial; fixed so far: {optuna_mip.MIPSampler.fixed_params(study)}", flush=True)
-    for number in fail_stale_trials(study):
-        print(f"trial {number} was left running by a worker that stopped (no heartbeat): failed; its finished trainings are reused",
-              file=sys.stderr)
+    nas.search.fail_stale_trials(study, lambda line: print(line, file=sys.stderr))
 
     def stop_when_failing(study: optuna.Study, trial: FrozenTrial) -> None:
         # Failed trials are no evidence for MIP; so many that MIP could have finished means the setup is wrong.

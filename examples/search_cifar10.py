@@ -33,7 +33,18 @@ from nas._progress import Progress
 from nas.cli._common import HelpFormatter, set_threads
 from nas.estimation import evaluate_final
 from nas.estimation._budget import refuse_test_split
-from nas.search import ArchitectureObjective, RegularizedEvolutionSampler, best_genotypes, check_study, create_search_study, make_sampler, open_storage, search_setup
+from nas.search import (
+    ArchitectureObjective,
+    RegularizedEvolutionSampler,
+    best_genotypes,
+    check_study,
+    create_search_study,
+    fail_stale_trials,
+    make_sampler,
+    open_storage,
+    search_setup,
+    trial_line,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -85,16 +96,18 @@ def main() -> int:
     preset = PRESETS[args.preset]
     storage_url = args.storage or f"sqlite:///{ROOT / 'runs' / f'search_{args.preset}.db'}"
     name = args.study_name or f"search-cifar10-{args.strategy}-{args.preset}"
-    trials = args.trials or preset.trials
+    trials = preset.trials if args.trials is None else args.trials
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
+        if trials < 1:
+            raise nas.NasError(f"--trials must be >= 1, got {trials}")
         make_sampler(args.strategy)
         set_threads(args.threads)
         search_budget = preset.search.with_settings(args.search_set)
         final_budget = preset.final.with_settings(args.final_set)
         refuse_test_split(search_budget, "an architecture search")  # only the final training reports test accuracy
         dataset = nas.load_dataset(args.data)
-        (ROOT / "runs").mkdir(exist_ok=True)  # the default storage and the checkpoints
+        (ROOT / "runs").mkdir(exist_ok=True)  # the checkpoints
         storage = open_storage(storage_url)  # its error names the real cause
         setup = search_setup(args.strategy, search_budget, dataset)
         existing = check_study(storage, name, setup)
@@ -112,20 +125,13 @@ def main() -> int:
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
     print(f"study {name!r} in {nas.display_url(storage_url)}: {done} of {trials} trials finished (complete or pruned)", flush=True)
+    fail_stale_trials(study, lambda line: print(line, flush=True))
     interruptible = Interruptible(ArchitectureObjective(search_budget, dataset, store, device=args.device, progress=False))
     try:
         with Progress(trials, "trials", done=min(done, trials), plain=True, stream=sys.stdout) as progress:
 
             def show(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-                if trial.state == optuna.trial.TrialState.COMPLETE:
-                    outcome = f"completed, accuracy {trial.value:.4f}"
-                elif trial.state == optuna.trial.TrialState.PRUNED:
-                    outcome = f"pruned after epoch {trial.last_step}"
-                else:
-                    outcome = f"failed: {trial.user_attrs.get('reason', 'see the log')}"
-                complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-                best = max((t.value for t in complete), default=float("nan"))
-                progress.step(f"trial {trial.number} {outcome} | best {best:.4f}", count=int(trial.state in finished))
+                progress.step(trial_line(trial, study), count=int(trial.state in finished))
 
             if done < trials:
                 study.optimize(interruptible, callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished), show])
@@ -135,7 +141,7 @@ def main() -> int:
             print(f"final training of trial {trial.number} (validation accuracy {trial.value:.4f}): {genotype}", flush=True)
             result = evaluate_final(
                 genotype, final_budget, dataset, store, checkpoint_dir=ROOT / "runs" / "checkpoints", device=args.device,
-                progress=sys.stderr.isatty(),  # a bar on a terminal; in a log the lines above say enough
+                progress=True,  # a bar on a terminal, a line per epoch in a log
             )
             print(f"test accuracy {result.accuracy:.4f}, {result.params / 1e6:.3f} M params, "
                   f"{result.flops / 1e6:.1f} M FLOPs, {result.seconds:.0f} s")

@@ -37,6 +37,18 @@ def test_train_synthetic_json(tmp_path):
     assert 0 <= out["accuracy"] <= 1 and out["seconds"] > 0
 
 
+def test_train_in_a_log_prints_one_line_per_epoch_and_no_bar(tmp_path):
+    done = run_nas(
+        "train", DARTS_V2.to_str(), "--budget", "bpe1", "--data", "synthetic:128", "--cache-dir", str(tmp_path),
+        "--set", "epochs=2", "layers=2", "channels=4", "batch_size=32",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "it/s" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("train epoch ")]
+    assert [line.split(" | ")[:1] for line in lines] == [["train epoch 1/2"], ["train epoch 2/2"]], done.stderr
+    assert all(" | loss " in line for line in lines)
+
+
 def _assert_one_line_error(done, *words):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr

@@ -298,7 +298,7 @@ def test_crop_and_flip_match_hand_computed_crops() -> None:
         matches = [key for key, crop in candidates.items() if np.array_equal(output, crop)]
         assert len(matches) == 1
         found.append(matches[0])
-    assert {(top, left) for top, left, _ in found} == {(t, l) for t in range(5) for l in range(5)}
+    assert {(top, left) for top, left, _ in found} == {(t, s) for t in range(5) for s in range(5)}
     assert 0.3 < np.mean([flip for *_, flip in found]) < 0.7
     assert (2, 2, False) in found  # the centre: the image itself
 
@@ -363,7 +363,7 @@ def test_crop_at_full_size_then_resize_as_the_authors() -> None:
         matches = [key for key, candidate in zip(keys, candidates) if torch.equal(output, candidate)]
         assert len(matches) == 1
         found.append(matches[0])
-    assert {(top, left) for top, left, _ in found} == {(t, l) for t in range(9) for l in range(9)}
+    assert {(top, left) for top, left, _ in found} == {(t, s) for t in range(9) for s in range(9)}
 
 
 def test_resize_matches_pil_bilinear() -> None:

@@ -88,7 +88,7 @@ def test_a_storage_that_cannot_be_opened_is_named_first(tmp_path) -> None:
     command = [arg if not arg.startswith("sqlite:///") else f"sqlite:///{tmp_path}" for arg in _command(tmp_path)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=_environment())
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert done.stderr.startswith(f"error: cannot open storage sqlite:///{tmp_path}: ") and "unable to open database file" in done.stderr
+    assert done.stderr.startswith(f"error: cannot open study storage sqlite:///{tmp_path}: ") and "unable to open database file" in done.stderr
 
 
 def test_another_studys_report_folder_is_refused(tmp_path) -> None:

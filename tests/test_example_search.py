@@ -30,6 +30,11 @@ def test_a_storage_that_cannot_be_opened_is_named(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "unable to open database file" in done.stderr, done.stderr
 
 
+def test_zero_trials_is_a_one_line_error() -> None:
+    done = _run("--trials", "0", "--data", "synthetic:64", timeout=600)
+    assert done.returncode == 2 and done.stderr == "error: --trials must be >= 1, got 0\n", done.stderr
+
+
 def test_a_tiny_search_ends_after_the_finished_trials_with_one_line_each(tmp_path: Path) -> None:
     done = _run(
         "--strategy", "evolution", "--storage", f"sqlite:///{tmp_path / 's.db'}", "--data", "synthetic:256", "--trials", "3",
@@ -40,4 +45,5 @@ def test_a_tiny_search_ends_after_the_finished_trials_with_one_line_each(tmp_pat
     assert [line.split(" | ")[0] for line in lines] == ["trials 1/3", "trials 2/3", "trials 3/3"]
     assert all(" | left ~" in line and (" completed, accuracy " in line or " pruned after epoch " in line) for line in lines)
     assert "test accuracy " in done.stdout and "\r" not in done.stdout + done.stderr
+    assert "train epoch 2/2 | loss " in done.stderr  # the final training, a line per epoch in a log
     assert done.stdout.strip().splitlines()[-1].startswith("dashboard: ")

@@ -3,18 +3,16 @@ nowhere, a killed search worker's trial does not stay RUNNING, bad names and ful
 
 import io
 import json
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 
-import optuna
 import pytest
 
 from _cli import ROOT, run_nas
-from nas import DARTS_V2, PRESETS, ResultStore, TrainResult
+from nas import DARTS_V2
 from nas._errors import display_url, hide_password, safe_name
 from test_workers import TINY, _archs
 

@@ -16,7 +16,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import Trial, TrialState
 import pytest
 
-from nas.search import STRATEGIES, RegularizedEvolutionSampler, ReinforceSampler, make_sampler
+from nas.search import STRATEGIES, RegularizedEvolutionSampler, ReinforceSampler, make_sampler, trial_line
 
 pytest_samplers = pytest.importorskip(
     "optuna.testing.pytest_samplers", reason="this Optuna does not ship its sampler test cases"
@@ -227,3 +227,20 @@ def test_evolution_over_the_genotype_parameters_mutates_every_child() -> None:
         parent = study.trials[child.system_attrs["evolution:parent"]]
         changed = {name for name in child.params if child.params[name] != parent.params[name]}
         assert child.system_attrs["evolution:mutated"] in changed and len(changed) <= 3
+
+
+def test_a_trial_line_says_the_outcome_and_which_trial_evolution_mutated() -> None:
+    def objective(trial: Trial) -> float:
+        x, y = trial.suggest_categorical("x", CHOICES), trial.suggest_categorical("y", CHOICES)
+        trial.set_user_attr("hash", f"{x}{y}" * 4)
+        if trial.number == 4:
+            raise optuna.TrialPruned()
+        return CHOICES.index(x) + CHOICES.index(y) / 10
+
+    study = optuna.create_study(direction="maximize", sampler=RegularizedEvolutionSampler(population_size=3, sample_size=2, seed=0))
+    study.optimize(objective, n_trials=6)
+    lines = [trial_line(trial, study) for trial in study.trials]
+    assert all(" completed, accuracy " in line and "child of" not in line for line in lines[:3]), lines
+    assert lines[4].startswith("trial 4 ") and " pruned before its first epoch | " in lines[4], lines[4]
+    for trial, line in zip(study.trials[3:], lines[3:]):
+        assert f" | child of trial {trial.system_attrs['evolution:parent']} | best " in line, line

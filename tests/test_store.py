@@ -220,6 +220,23 @@ def test_claim_of_a_process_that_died_on_this_machine_is_taken_over_at_once(tmp_
     assert other.try_claim(DARTS_V2, PRESETS["bpe1"], "d", "cpu-fp32") is not None  # its owner is gone
 
 
+def test_opening_the_store_releases_the_claims_that_stopped_workers_left(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    expiring, live = ResultStore(url, claim_seconds=-60), ResultStore(url)
+    holder, _ = _process_holding_a_claim(url)  # DARTS_V2, then killed: its owner is provably dead
+    assert expiring.try_claim(sample_genotype(1), PRESETS["bpe1"], "d", "cpu-fp32") is not None  # expired at once
+    assert live.try_claim(sample_genotype(2), PRESETS["bpe1"], "d", "cpu-fp32") is not None
+    holder.kill()
+    holder.wait()
+    said = []
+    store = ResultStore(url, say=said.append)
+    assert len(said) == 1 and said[0].startswith("released 2 claim(s) left by workers that stopped"), said
+    with sqlite3.connect(tmp_path / "r.db") as connection:
+        assert connection.execute("select count(*) from nas_claims").fetchone() == (1,)
+    assert store.try_claim(sample_genotype(2), PRESETS["bpe1"], "d", "cpu-fp32") is None  # the live one holds
+    assert ResultStore(url, say=said.append).release_dead_claims() == 0 and len(said) == 1
+
+
 def _can_unshare():
     return shutil.which("unshare") and subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"]).returncode == 0
 

@@ -56,14 +56,14 @@ def _train(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     dataset = load_data(args)
     store = ResultStore(args.storage) if args.storage else None
-    # A bar only on a terminal: in a log file it would be a line of fragments per update.
+    # A bar on a terminal, a line per epoch in a log.
     result = get_or_train(
         genotype,
         budget,
         dataset,
         store,
         device=device,
-        progress=not args.quiet and sys.stderr.isatty(),
+        progress=not args.quiet,
         retry_failed=args.retry_failed,
     )
     if result.status == "ok":

@@ -41,21 +41,6 @@ def _default_study_name(strategy: str, args: argparse.Namespace, setup: dict) ->
     return f"{strategy}-{args.budget}-{digest[:8]}"
 
 
-def _trial_line(trial, study) -> str:
-    import optuna
-
-    state = trial.state
-    if state == optuna.trial.TrialState.COMPLETE:
-        outcome = f"accuracy {trial.value:.4f}" + (" (stored result)" if trial.user_attrs.get("reused") else "")
-    elif state == optuna.trial.TrialState.PRUNED:
-        outcome = f"pruned after epoch {trial.last_step}"
-    else:
-        outcome = f"failed: {trial.user_attrs.get('reason', 'see the log')}"
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-    best = f"{max(t.value for t in complete):.4f}" if complete else "-"
-    return f"trial {trial.number} {trial.user_attrs.get('hash', '?')[:8]} {outcome} | best {best}"
-
-
 def _search(args: argparse.Namespace) -> int:
     import optuna
 
@@ -74,7 +59,9 @@ def _search(args: argparse.Namespace) -> int:
         create_search_study,
         open_storage,
         search_setup,
+        fail_stale_trials,
         settle_running_trials,
+        trial_line,
     )
 
     darts = args.strategy == "darts"  # one DARTS search per trial; its seed and order are the trial's parameters
@@ -128,8 +115,14 @@ def _search(args: argparse.Namespace) -> int:
         f"study {safe_name(name)!r} in {display_url(args.storage)}: {done} of {args.trials} trials finished (complete or pruned)",
         file=sys.stderr,
     )
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
     if done >= args.trials:
-        settle_running_trials(study, lambda text: print(text, file=sys.stderr, flush=True))
+        settle_running_trials(study, say)
+    else:
+        fail_stale_trials(study, say)
     failures = 0
 
     with Progress(args.trials, "search", done=min(done, args.trials), quiet=args.quiet) as progress:
@@ -137,7 +130,7 @@ def _search(args: argparse.Namespace) -> int:
         def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             nonlocal failures
             failures += trial.state == optuna.trial.TrialState.FAIL
-            progress.step(_trial_line(trial, study), count=min(finished(), args.trials) - progress.done)
+            progress.step(trial_line(trial, study), count=min(finished(), args.trials) - progress.done)
             if failures >= args.trials:  # so many failed trainings mean the setup is wrong, not the architectures
                 study.stop()
 

@@ -223,6 +223,7 @@ class ResultStore:
         spool_name = hashlib.sha256(_spool_identity(url, self.shown_url).encode()).hexdigest()[:16]
         self.spool = Path(spool_dir or _default_spool_dir()) / f"{spool_name}.jsonl"
         self.store_spooled()
+        self.release_dead_claims()
 
     def _create_table(self) -> None:
         """Create the tables if missing; workers starting together may race to create them."""
@@ -450,6 +451,19 @@ class ResultStore:
             if self._attempt(lambda session: session.execute(statement).rowcount) != 1:
                 return None
         return Claim(self, sa.and_(where, _ClaimRow.owner == self.owner), genotype.hash())
+
+    def release_dead_claims(self) -> int:
+        """Delete the claims that workers which stopped left behind: expired ones (by the database's
+        clock) and those whose owner is provably dead. They would be taken over when their
+        architecture came up again; deleted, they no longer read as trainings in progress. Says
+        how many in one line when there were any."""
+        owners = self._attempt(lambda session: session.scalars(sa.select(_ClaimRow.owner).distinct()).all())
+        dead = [owner for owner in owners if _provably_dead(owner)]
+        statement = sa.delete(_ClaimRow).where(sa.or_(_ClaimRow.expires_at < self._now(), _ClaimRow.owner.in_(dead)))
+        released = self._attempt(lambda session: session.execute(statement).rowcount)
+        if released:
+            self._say(f"released {released} claim(s) left by workers that stopped; their architectures are trained when next asked for")
+        return released
 
     def _extend_claim(self, where: sa.ColumnElement[bool], stop: threading.Event | None = None) -> bool:
         """Extend a claim of this owner; False when it is no longer ours."""

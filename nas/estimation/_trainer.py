@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
@@ -17,6 +18,7 @@ from nas.estimation._budget import Budget
 from nas.estimation._checkpoint import Checkpoint
 from nas.estimation._data import BatchLoader, DataError, Dataset, ImageSet, resize, subsample, train_valid_split
 from nas._errors import BudgetError
+from nas._progress import format_seconds
 from nas.space._genotype import Genotype
 from nas.space._model import Network, cifar_network, count_flops, count_parameters, imagenet_network
 
@@ -238,14 +240,16 @@ def train(
     def seconds() -> float:
         return run["seconds"] + time.perf_counter() - started
 
+    # Progress: a bar on a terminal; in a log (carriage returns pile up there), a line per epoch.
     bar = tqdm(
         total=budget.epochs * len(train_loader),
         initial=done * len(train_loader),
         desc="train",
         unit="batch",
-        disable=not progress,
+        disable=not (progress and sys.stderr.isatty()),
         leave=False,
     )
+    log_epochs = progress and bar.disable
     with bar:
         for epoch in range(done, budget.epochs):
             model.train()
@@ -264,6 +268,10 @@ def train(
             if on_epoch is not None or keep_best:
                 last_accuracy = evaluate(model, held_out_loader, budget, device)
                 run["best"] = last_accuracy if run["best"] is None else max(run["best"], last_accuracy)
+            if log_epochs:
+                shown = "" if last_accuracy is None else f" | held-out accuracy {last_accuracy:.4f}"
+                print(f"train epoch {epoch + 1}/{budget.epochs} | loss {run['loss']:.3f}{shown} | {format_seconds(seconds())}",
+                      file=sys.stderr, flush=True)  # fmt: skip
             if checkpoint is not None:
                 state = {name: module.state_dict() for name, module in stateful.items()}
                 checkpoint.save(epoch + 1, {**state, "run": {**run, "seconds": seconds()}})

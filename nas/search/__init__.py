@@ -11,7 +11,17 @@ from nas.search._evolution import RegularizedEvolutionSampler
 from nas.search._objective import ArchitectureObjective
 from nas.search._reinforce import ReinforceSampler
 from nas.search._strategies import STRATEGIES, make_sampler
-from nas.search._study import best_genotypes, check_study, create_search_study, load_search_study, open_storage, search_setup
+from nas.search._study import (
+    best_genotypes,
+    check_study,
+    create_search_study,
+    fail_stale_trials,
+    load_search_study,
+    open_storage,
+    search_setup,
+    storage_reason,
+    trial_line,
+)
 
 __all__ = [
     "STRATEGIES",
@@ -21,8 +31,11 @@ __all__ = [
     "best_genotypes",
     "check_study",
     "create_search_study",
+    "fail_stale_trials",
     "load_search_study",
     "make_sampler",
     "open_storage",
     "search_setup",
+    "storage_reason",
+    "trial_line",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import optuna
@@ -20,6 +21,7 @@ from nas._errors import NasError, StoreError, display_url, hide_password, safe_n
 from nas.estimation._budget import Budget
 from nas.estimation._data import Dataset
 from nas.estimation._estimate import dataset_key
+from nas.search._evolution import PARENT_KEY
 from nas.space._genotype import Genotype, parse_genotype
 
 KIND = "architecture-search"
@@ -34,25 +36,30 @@ def search_setup(strategy: str, budget: Budget, dataset: Dataset) -> dict[str, A
     return {"kind": KIND, "strategy": strategy, "budget": budget.to_dict(), "dataset": dataset_key(dataset)}
 
 
-def open_storage(url: str, grace_seconds: float = GRACE_SECONDS) -> optuna.storages.RDBStorage:
+def open_storage(url: str, grace_seconds: float = GRACE_SECONDS, retry_stale: bool = True) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats (an experimental Optuna feature, used on purpose: quiet):
-    a trial without a heartbeat for ``grace_seconds`` is failed as its worker's death.
+    a trial without a heartbeat for ``grace_seconds`` is failed as its worker's death, and with
+    ``retry_stale`` its parameters are enqueued again (an architecture is not lost from a search).
+    A SQLite file's folder is made first, so that an error names the real cause.
 
     Workers starting together on a new database race to create Optuna's tables; the losers see
     a duplicate-key error, and their second try finds the tables made. Pooled connections are
     checked before use, so a restarted database server is reconnected to.
     """
     shown = display_url(url)
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(CREATE_ATTEMPTS):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                retry = optuna.storages.RetryHeartbeatStaleTrialCallback() if retry_stale else None
                 return optuna.storages.RDBStorage(
                     url,
                     engine_kwargs={"pool_pre_ping": True},
                     heartbeat_interval=max(1, min(HEARTBEAT_SECONDS, int(grace_seconds / 3))),
                     grace_period=max(1, int(grace_seconds)),
-                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
+                    heartbeat_stale_trial_callback=retry,
                 )
         except ImportError as error:
             raise StoreError(f"no driver for study storage {shown}: {hide_password(str(error), url)}") from None
@@ -75,15 +82,30 @@ def storage_reason(error: BaseException, url: str) -> str:
     return hide_password(lines[0] if lines else type(error).__name__, url)
 
 
+def fail_stale_trials(study: optuna.Study, say: Callable[[str], None]) -> list[int]:
+    """Fail, as Optuna's heartbeat does before each new trial, the running trials of workers that
+    stopped beating, and say so for each in one line (Optuna itself does it silently)."""
+    running = {t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
+    if not running:
+        return []
+    with warnings.catch_warnings():  # experimental in Optuna, used on purpose
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    failed = sorted(t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)) if t.number in running)
+    for number in failed:
+        say(f"trial {number} was left running by a worker that stopped (no heartbeat): failed; its stored trainings are reused")
+    return failed
+
+
 def settle_running_trials(study: optuna.Study, say: Callable[[str], None], poll_seconds: float = 1.0) -> None:
-    """Fail the trials of dead workers (Optuna's ``fail_stale_trials``), waiting while trials run
-    whose heartbeat is recent: a live worker finishing its trial, or a killed one's within the
-    grace period. Called before a study that has its trials is declared done, so that no trial of
-    a killed worker stays RUNNING for ever."""
+    """Fail the trials of dead workers (:func:`fail_stale_trials`), waiting while trials run whose
+    heartbeat is recent: a live worker finishing its trial, or a killed one's within the grace
+    period. Called before a study that has its trials is declared done, so that no trial of a
+    killed worker stays RUNNING for ever."""
     running = (optuna.trial.TrialState.RUNNING,)
     said = False
     while True:
-        optuna.storages.fail_stale_trials(study)
+        fail_stale_trials(study, say)
         trials = study.get_trials(deepcopy=False, states=running)
         if not trials:
             return
@@ -96,6 +118,23 @@ def settle_running_trials(study: optuna.Study, say: Callable[[str], None], poll_
             for trial in trials:
                 study._storage.record_heartbeat(trial._trial_id)
         time.sleep(poll_seconds)
+
+
+def trial_line(trial: optuna.trial.FrozenTrial, study: optuna.Study) -> str:
+    """One finished trial in a line: completed (with its accuracy), pruned (after which epoch) or
+    failed (why), the evolution parent it mutated, if any, and the study's best so far."""
+    state = trial.state
+    if state == optuna.trial.TrialState.COMPLETE:
+        outcome = f"completed, accuracy {trial.value:.4f}" + (" (stored result)" if trial.user_attrs.get("reused") else "")
+    elif state == optuna.trial.TrialState.PRUNED:
+        outcome = "pruned before its first epoch" if trial.last_step is None else f"pruned after epoch {trial.last_step}"
+    else:
+        outcome = f"failed: {trial.user_attrs.get('reason', 'see the log')}"
+    parent = trial.system_attrs.get(PARENT_KEY)
+    lineage = "" if parent is None else f" | child of trial {parent}"
+    values = [t.value for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+    best = f"{max(values):.4f}" if values else "-"
+    return f"trial {trial.number} {trial.user_attrs.get('hash', '?')[:8]} {outcome}{lineage} | best {best}"
 
 
 def check_study(storage: optuna.storages.BaseStorage, name: str, setup: dict[str, Any]) -> int:
