@@ -1,6 +1,6 @@
 """Benchmark: MIP against TPE and random search, on the recorded budgets and a synthetic problem.
 
-**Recorded budgets.** All samplers optimise the same :class:`nas.RecordedObjective` (the
+**Recorded budgets.** All samplers optimize the same :class:`nas.RecordedObjective` (the
 paper authors' 32 recorded budgets, default penalty) for MIP's n * K = 80 trials. A search spends
 what it would have cost to train: the recorded GPU-hours per architecture times 100
 architectures, for every recorded setting it reaches for the first time (a setting reached again

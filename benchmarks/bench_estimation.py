@@ -51,21 +51,19 @@ import torch  # noqa: E402
 
 from nas import NasError, read_recorded_budgets  # noqa: E402
 from nas._progress import Progress  # noqa: E402
-from nas.estimation._store import budget_identity  # noqa: E402
+from nas.data import Dataset, load_dataset  # noqa: E402
 from nas.estimation import (  # noqa: E402
     PROXIES,
     Architecture,
     Budget,
-    Dataset,
-    ResultStore,
     correlate,
     dataset_key,
-    load_dataset,
     preset,
     read_architectures,
     read_recorded,
     score,
 )
+from nas.store import ResultStore, budget_identity  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 REFERENCE = SHARED / "reference" / "zheng2020"

@@ -37,7 +37,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script without installing the project
 
-from nas.estimation import ResultStore, correlate, preset, read_architectures, read_recorded  # noqa: E402
+from nas.estimation import correlate, preset, read_architectures, read_recorded  # noqa: E402
+from nas.store import ResultStore  # noqa: E402
 
 REFERENCE = ROOT.parent / "shared" / "reference" / "zheng2020"
 OUT = ROOT / "benchmarks" / "results"

@@ -1,7 +1,7 @@
 """Training throughput at the ``bpe1`` budget: this project's trainer against a plain PyTorch pipeline.
 
 Both train the same network (arch_001 of the reference set, or DARTS V2) with the same batch size
-and the same optimisation step, for a fixed number of steps after a warm-up:
+and the same optimization step, for a fixed number of steps after a warm-up:
 
 * baseline: a ``torch.utils.data.DataLoader`` (2 workers) over the decoded 32-px training images,
   with per-sample torchvision transforms on PIL images (random crop at 32 px with 4-px padding,
@@ -9,7 +9,7 @@ and the same optimisation step, for a fixed number of steps after a warm-up:
   authors' ``preproc.py`` does;
 * baseline at the budget's precision: the same, under the same autocast as the project's trainer;
 * project: the 32-px images kept as one uint8 tensor on the device, cropped, flipped and resized per
-  batch with tensor ops (``nas.estimation._data.BatchLoader``), a channels-last model (``build_network``),
+  batch with tensor ops (``nas.data.BatchLoader``), a channels-last model (``build_network``),
   at the budget's precision, and again in fp32.
 
 Usage: python benchmarks/bench_trainer.py [--data ../shared/data/cifar10-jpeg.zip] [--steps 30]
@@ -29,7 +29,7 @@ from torchvision import transforms
 from torchvision.transforms import functional as TF
 
 from nas import DARTS_V2, load_dataset, preset, read_architectures
-from nas.estimation._data import BatchLoader, ImageSet
+from nas.data import BatchLoader, ImageSet
 from nas.estimation._trainer import TrainingStep, build_network, default_device
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

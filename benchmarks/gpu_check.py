@@ -37,18 +37,17 @@ import torch  # noqa: E402
 
 from bench_estimation import REFERENCE, SHARED, print_table  # noqa: E402
 from nas._errors import NasError  # noqa: E402
+from nas.data import Dataset, load_dataset  # noqa: E402
 from nas.estimation import (  # noqa: E402
     Budget,
-    Dataset,
-    ResultStore,
     correlate,
     get_or_train,
-    load_dataset,
     preset,
     read_architectures,
     train,
 )
 from nas.estimation._trainer import numerics  # noqa: E402
+from nas.store import ResultStore  # noqa: E402
 
 
 def training_checks(budget: Budget, dataset: Dataset, device: torch.device, tolerance: float) -> list[dict[str, Any]]:

@@ -1,42 +1,60 @@
 """Budgeted performance estimation on the DARTS cell space.
 
-The search space (:mod:`nas.space._genotype`), the networks (:mod:`nas.space._model`), the budget
-(:class:`Budget`), the data (:func:`load_dataset`), the trainer (:func:`train`), the result store
-(:class:`ResultStore`) and rank correlation (:func:`correlate`) are kept apart behind this module.
+The search space (:mod:`nas.space`), the data (:mod:`nas.data`, :func:`load_dataset`), the budget
+(:class:`Budget`), the trainer (:func:`train`) and rank correlation (:func:`correlate`) in
+:mod:`nas.estimation`, the result store (:mod:`nas.store`, :class:`ResultStore`), the strategies
+(:mod:`nas.search`) and the search for a budget (:mod:`nas.budget_search`) are kept apart behind
+this module.
 """
 
-from nas.budget_search._bpe_space import BudgetSpace
-from nas.estimation._budget import PRESETS, Budget, preset
-from nas.budget_search._objectives import RecordedBudget, RecordedObjective, TrainingObjective, read_recorded_budgets
-from nas.estimation._correlation import Correlation, correlate
-from nas.estimation._data import DataError, Dataset, load_dataset
 from nas._errors import BudgetError, GenotypeError, NasError, StoreError, display_url
-from nas.estimation._estimate import dataset_key, estimate
-from nas.space._genotype import (
-    DARTS_V2,
-    OPERATIONS,
-    Cell,
-    Genotype,
-    genotype_to_params,
-    mutate_genotype,
-    parse_genotype,
-    sample_genotype,
-    suggest_genotype,
-)
-from nas.space._model import cifar_network, count_flops, count_parameters, imagenet_network
-from nas.budget_search._report import (
+from nas.budget_search import (
+    BudgetSpace,
+    RecordedBudget,
+    RecordedObjective,
+    TrainingObjective,
     budget_table,
     format_table,
     null_importances,
     parameter_importances,
     plot_hyperparameter_effects,
     plot_importance_vs_null,
+    read_recorded_budgets,
     spend_curve,
     write_report,
 )
-from nas.estimation._store import ResultStore
-from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded
-from nas.estimation._trainer import TrainResult, train
+from nas.data import DataError, Dataset, load_dataset
+from nas.estimation import (
+    PRESETS,
+    Architecture,
+    Budget,
+    Correlation,
+    TableError,
+    TrainResult,
+    correlate,
+    dataset_key,
+    estimate,
+    preset,
+    read_architectures,
+    read_recorded,
+    train,
+)
+from nas.space import (
+    DARTS_V2,
+    OPERATIONS,
+    Cell,
+    Genotype,
+    cifar_network,
+    count_flops,
+    count_parameters,
+    genotype_to_params,
+    imagenet_network,
+    mutate_genotype,
+    parse_genotype,
+    sample_genotype,
+    suggest_genotype,
+)
+from nas.store import ResultStore
 
 __all__ = [
     "Architecture",

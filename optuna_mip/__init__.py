@@ -19,6 +19,7 @@ from ._callbacks import StopWhenAllFixed
 from ._history import pruning_history
 from ._history import PruningDecision
 from ._sampler import MIPSampler
+from ._rounds import derive_seed
 from ._visualization import plot_importance_history
 
 
@@ -38,6 +39,7 @@ __all__ = [
     "PublishDecisions",
     "StopWhenAllFixed",
     "decisions_markdown",
+    "derive_seed",
     "importance",
     "plot_importance_history",
     "publish_decisions",

@@ -46,7 +46,7 @@ class StopWhenAllFixed:
 
     :class:`~optuna_mip.MIPSampler` now stops the study itself when its last round is decided,
     as :class:`~optuna.samplers.BruteForceSampler` does when the space is exhausted; this
-    callback is kept so that existing code runs unchanged, and for studies optimised by another
+    callback is kept so that existing code runs unchanged, and for studies optimized by another
     sampler after MIP. "Every parameter" means every parameter of a trial MIP learns from
     (complete, or pruned after a report), so a dynamic search space keeps going while new
     parameters show up.

@@ -104,7 +104,11 @@ class RoundSettings:
 
 
 def derive_seed(*parts: int | str) -> int:
-    """A 32-bit seed from ``parts``; stable across processes (unlike ``hash()`` of a str)."""
+    """A 32-bit seed from ``parts``; stable across processes (unlike ``hash()`` of a str).
+
+    Public: samplers that follow this one's conventions (``nas.search``'s) seed each draw by
+    ``(seed, trial number, purpose)`` with it.
+    """
 
     entropy = [zlib.crc32(p.encode()) if isinstance(p, str) else int(p) % 2**64 for p in parts]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])

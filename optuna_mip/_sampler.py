@@ -94,7 +94,7 @@ class MIPSampler(BaseSampler):
         Decisions are not kept on the sampler. Round ``s`` is a pure function of the first
         ``s * samples_per_round`` finished trials (by trial number) and a forest seed derived
         from ``seed``; it is written to the study's system attributes only if absent and read
-        back from there. A study resumed in another process, or optimised by several processes
+        back from there. A study resumed in another process, or optimized by several processes
         sharing one RDB storage, therefore makes each decision once and the same way. See
         :func:`~optuna_mip.pruning_history` and :meth:`fixed_params`. The sampler writes no
         other study attribute; :class:`~optuna_mip.PublishDecisions` mirrors the decisions into

@@ -57,7 +57,7 @@ class ForestImportanceEvaluator(BaseImportanceEvaluator):
     Args:
         n_trees:
             Trees in the forest. Fewer than scikit-learn's default of 100, because the data sets
-            are tiny (tens of trials) and MIP fits in the optimisation loop.
+            are tiny (tens of trials) and MIP fits in the optimization loop.
         seed:
             Seed of the forest. Pass one when several workers share a study, so they agree.
     """

@@ -6,8 +6,8 @@ import os
 import threading
 import time
 
-from nas.estimation._checkpoint import Checkpoint
-from nas.estimation._files import STALE_TEMP_SECONDS
+from nas.store import Checkpoint
+from nas._files import STALE_TEMP_SECONDS
 
 
 class _SlowToPickle:

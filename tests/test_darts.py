@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from nas._errors import BudgetError, NasError
-from nas.estimation import load_dataset, preset
-from nas.estimation._checkpoint import Checkpoint
+from nas.data import load_dataset
+from nas.estimation import preset
+from nas.store import Checkpoint
 from nas.oneshot import DartsObjective, DartsSearch, derive_genotype
 from nas.oneshot._darts import checkpoint_folder, relaxed_loss, unrolled_alpha_gradients
 from nas.oneshot._supernet import CELL_TYPES, EDGES, Supernet, edge_index

@@ -16,8 +16,9 @@ import pytest
 import torch
 from PIL import Image
 
-import nas.estimation._data as data
-from nas.estimation._data import (
+import nas.data as data
+import nas.data._sources as sources
+from nas.data import (
     BatchLoader,
     DataError,
     ImageSet,
@@ -99,13 +100,13 @@ def to_pixels(x: torch.Tensor, mean: float = 0.5, std: float = 0.25) -> torch.Te
 def counted_decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts calls of the real decoder, to tell a cache hit from a decode."""
     calls: list[int] = []
-    real = data._decode_images
+    real = sources._decode_images
 
     def counting(source, members):
         calls.append(len(members))
         return real(source, members)
 
-    monkeypatch.setattr(data, "_decode_images", counting)
+    monkeypatch.setattr(sources, "_decode_images", counting)
     return calls
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from _cli import REFERENCE, run_json, run_nas
 from nas import DARTS_V2, PRESETS, ResultStore, TrainResult, parse_genotype, sample_genotype
-from nas.estimation._store import budget_identity
+from nas.store import budget_identity
 
 pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="../shared reference data absent")
 

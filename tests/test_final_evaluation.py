@@ -8,7 +8,7 @@ import time
 
 from _cli import ROOT, run_json, run_nas
 from nas import DARTS_V2
-from nas.estimation._checkpoint import Checkpoint
+from nas.store import Checkpoint
 
 G = DARTS_V2.to_str()
 SMALL = ["--budget", "full", "--set", "epochs=6", "layers=3", "channels=4", "batch_size=32", "image_size=16",

@@ -8,7 +8,8 @@ from collections import Counter
 import pytest
 import torch
 
-from nas.estimation import load_dataset, preset, read_architectures
+from nas.data import load_dataset
+from nas.estimation import preset, read_architectures
 from nas.oneshot._paths import PathTraining, step_genotypes
 from nas.oneshot._supernet import genotype_path
 from nas.space import SAMPLED_OPERATIONS, sample_genotype

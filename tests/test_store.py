@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from nas import DARTS_V2, PRESETS, ResultStore, StoreError, TrainResult, sample_genotype
-from nas.estimation._store import result_key
+from nas.store import result_key
 
 RESULT = TrainResult("ok", 0.5, 1.0, 100, 10, 0.7, 3, None, "cpu")
 
@@ -333,15 +333,15 @@ def test_a_relative_sqlite_path_has_a_spool_per_file(tmp_path, monkeypatch):
 
 
 def test_an_owner_whose_proc_entry_is_hidden_is_alive(monkeypatch):
-    from nas.estimation import _store
+    from nas.store import _claims
 
     owner = ResultStore("sqlite://").owner  # this process: alive
-    assert not _store._provably_dead(owner)
-    monkeypatch.setattr(_store, "_start_time", lambda pid: None)  # /proc mounted with hidepid
-    assert not _store._provably_dead(owner)
+    assert not _claims.provably_dead(owner)
+    monkeypatch.setattr(_claims, "_start_time", lambda pid: None)  # /proc mounted with hidepid
+    assert not _claims.provably_dead(owner)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    assert _store._provably_dead(owner.replace(f":{os.getpid()}:", f":{dead.pid}:", 1))
+    assert _claims.provably_dead(owner.replace(f":{os.getpid()}:", f":{dead.pid}:", 1))
 
 
 def test_a_claim_ends_quickly_while_the_database_is_locked(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 from _postgres import PostgresServer, initdb_path
 from nas import DARTS_V2, PRESETS, ResultStore, StoreError, TrainResult, sample_genotype
-from nas.estimation import _store
+from nas.store import _connection as _store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(initdb_path() is None, reason="PostgreSQL is not installed")]
 

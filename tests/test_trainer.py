@@ -72,7 +72,7 @@ class _Stop(Exception):
 
 
 def test_checkpointed_training_resumes_to_the_uninterrupted_result(synthetic, tmp_path):
-    from nas.estimation._checkpoint import Checkpoint
+    from nas.store import Checkpoint
 
     budget = TINY.replace(epochs=4, cutout=8, drop_path=0.2, auxiliary_weight=0.4, layers=4, train_fraction=0.5)
     genotype = sample_genotype(3)

@@ -42,10 +42,10 @@ from scipy import stats
 from nas.budget_search._bpe_space import BudgetSpace
 from nas.estimation._budget import Budget
 from nas.estimation._correlation import Correlation, correlate, seed_agreement
-from nas.estimation._data import Dataset
+from nas.data import Dataset
 from nas._errors import BudgetError
 from nas.estimation._estimate import estimate
-from nas.estimation._store import ResultStore
+from nas.store import ResultStore
 from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded_table, read_rows
 
 DEFAULT_PENALTY = 0.1

@@ -9,7 +9,7 @@
   (they offer more split points to fit noise), so an importance means something only above its null.
 * :func:`noise_verdict`: whether the best budget stands out from the noise of ranking a few
   architectures, in words, with the number of architectures that would make it stand out.
-* :func:`write_report`: all of the above, MIP's pruning history and Optuna's optimisation history in
+* :func:`write_report`: all of the above, MIP's pruning history and Optuna's optimization history in
   one folder (``report.md`` and HTML figures that open offline).
 
 The forest is the one MIP fits (:mod:`optuna_mip.importance`: same encoding of trials, same number of
@@ -34,6 +34,7 @@ from plotly.subplots import make_subplots
 
 from nas.budget_search._bpe_space import BudgetSpace
 from nas.estimation._correlation import SpearmanDifference, spearman_difference
+from nas.search import complete_trials
 from optuna_mip import decisions_markdown, plot_importance_history, pruning_history
 from optuna_mip.importance import (
     ForestImportanceEvaluator,
@@ -69,10 +70,7 @@ def _complete_trials(study: optuna.Study) -> list[FrozenTrial]:
     """COMPLETE trials with a finite value, by number: only they have a measured r_s and cost."""
     if len(study.directions) != 1:
         raise ValueError("reports are for single-objective studies (Eq. 1 is one number)")
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return sorted(
-        (t for t in trials if t.value is not None and math.isfinite(t.value)), key=lambda t: t.number
-    )
+    return [t for t in complete_trials(study) if t.value is not None and math.isfinite(t.value)]
 
 
 def budget_key(trial: FrozenTrial) -> str:

@@ -1,8 +1,15 @@
-"""``python -m nas``: one parser; each area of the package registers its own commands."""
+"""``python -m nas``: one parser; each area of the package registers its own commands.
+
+Every command takes ``--plugin MODULE`` (repeatable): the module is imported before the command
+runs, so the strategies and estimators it registers (:func:`nas.search.register_strategy`,
+:func:`nas.estimation.register_estimator`) are known to it, e.g.
+``python -m nas search --plugin my_strategies --strategy annealing ...``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import Callable, Sequence
 
@@ -24,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
         sub.set_defaults(handler=handler)
         sub.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
+        sub.add_argument(
+            "--plugin",
+            action="append",
+            default=[],
+            metavar="MODULE",
+            help="import MODULE (on the Python path) first, for the strategies or estimators it registers; repeatable",
+        )
         return sub
 
     _estimation.register(command)
@@ -35,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        _import_plugins(args.plugin)
         return args.handler(args) or 0
     except NasError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -50,6 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished results are stored; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _import_plugins(modules: Sequence[str]) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise NasError(f"cannot import plugin {module!r}: {error}") from None
 
 
 __all__ = ["main"]

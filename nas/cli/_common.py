@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 from typing import Any, Callable
 
 from nas._errors import NasError
 from nas.estimation._budget import PRESETS, Budget, field_names, preset
 
 DEFAULT_STORAGE = "sqlite:///nas.db"
+
+SHARED_ENV = "NAS_SHARED"
+"""Environment variable naming the shared folder (the CIFAR-10 zip, the authors' reference data)."""
+SHARED_DIR = Path(os.environ.get(SHARED_ENV) or Path(__file__).resolve().parents[2].parent / "shared")
+"""The shared folder the commands' defaults point into: ``$NAS_SHARED``, else ``shared/`` beside the
+checkout (``../shared`` from the repository root)."""
 
 Commands = Callable[[str, Callable, str], argparse.ArgumentParser]
 
@@ -66,7 +74,7 @@ def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
 
 
 def load_data(args: argparse.Namespace):
-    from nas.estimation._data import load_dataset
+    from nas.data import load_dataset
 
     return load_dataset(args.data, cache_dir=args.cache_dir, download=args.download)
 

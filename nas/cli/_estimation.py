@@ -45,7 +45,7 @@ def _describe(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> int:
     from nas.estimation._estimate import get_or_train
     from nas.space._genotype import parse_genotype
-    from nas.estimation._store import ResultStore
+    from nas.store import ResultStore
 
     genotype = parse_genotype(args.genotype)
     budget = budget_from_args(args)
@@ -84,7 +84,7 @@ def _held_out_split(budget) -> str:
 
 def _estimate(args: argparse.Namespace) -> None:
     from nas.estimation._estimate import estimate, threads_per_worker
-    from nas.estimation._store import ResultStore
+    from nas.store import ResultStore
     from nas.estimation._tables import read_architectures
 
     architectures = read_architectures(args.archs, with_accuracy=args.seeds > 1 and _has_accuracy_column(args.archs))
@@ -207,7 +207,7 @@ def _correlate(args: argparse.Namespace) -> None:
 
 def _existing_store(url: str):
     """The result store at ``url``, refusing to create an SQLite file that is not there."""
-    from nas.estimation._store import ResultStore
+    from nas.store import ResultStore
 
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise NasError(f"no result database at {url}")
@@ -221,7 +221,7 @@ def _export(args: argparse.Namespace) -> None:
 
 def _import(args: argparse.Namespace) -> None:
     from nas._errors import display_url
-    from nas.estimation._store import ResultStore, read_export
+    from nas.store import ResultStore, read_export
 
     read_export(args.file)  # a malformed file is refused before a database is created
     added, present = ResultStore(args.storage).import_csv(args.file)

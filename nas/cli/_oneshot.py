@@ -8,6 +8,7 @@ from pathlib import Path
 from nas._errors import NasError
 from nas.cli._common import (
     DEFAULT_STORAGE,
+    SHARED_DIR,
     Commands,
     budget_from_args,
     device_from_args,
@@ -18,7 +19,7 @@ from nas.cli._common import (
 )
 from nas.estimation._budget import preset, refuse_test_split
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "zheng2020" / "ground_truth.csv"
+REFERENCE = SHARED_DIR / "reference" / "zheng2020" / "ground_truth.csv"
 # Local r_s trains each sampled architecture on its own: the paper uses BPE-2; this default is
 # BPE-1 cut to one epoch on 2% of the images, a few seconds per architecture on a CPU.
 LOCAL_BUDGET = ("bpe1", ["epochs=1", "train_fraction=0.02"])
@@ -32,8 +33,8 @@ def _epochs(text: str) -> list[int]:
 
 
 def _oneshot(args: argparse.Namespace) -> None:
-    from nas.estimation._store import ResultStore
-    from nas.estimation._tables import read_architectures
+    from nas.store import ResultStore
+    from nas.estimation import read_architectures
     from nas.oneshot._analysis import OneShotAnalysis, format_table, write_figure
     from nas.oneshot._paths import PathTraining, check_sampling
 

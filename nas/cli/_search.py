@@ -45,7 +45,7 @@ def _search(args: argparse.Namespace) -> int:
     import optuna
 
     from nas._progress import Progress
-    from nas.estimation._store import ResultStore
+    from nas.store import ResultStore
     from nas.estimation._trainer import make_splits
     from nas.oneshot._darts import check_genotype_epoch, check_order
     from nas.oneshot._objective import DartsObjective
@@ -53,9 +53,9 @@ def _search(args: argparse.Namespace) -> int:
     from nas.oneshot._supernet import check_supernet_budget
     from nas.search._objective import ArchitectureObjective
     from nas.search._strategies import make_sampler
+    from nas.search import complete_trials
     from nas.search._study import (
         check_study,
-        complete_trials,
         create_search_study,
         open_storage,
         search_setup,
@@ -169,7 +169,7 @@ def _search(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from nas._progress import Progress
     from nas.estimation._final import evaluate_final, final_checkpoint, on_test_split
-    from nas.estimation._store import ResultStore
+    from nas.store import ResultStore
     from nas.space._genotype import parse_genotype
 
     if (args.genotype is None) == (args.study is None):
@@ -222,7 +222,7 @@ def register(command: Commands) -> None:
     sub.add_argument(
         "--strategy",
         required=True,
-        help=f"one of {', '.join(STRATEGIES)} (Optuna samplers over architectures), or darts (one DARTS search "
+        help=f"one of {', '.join(STRATEGIES)} (Optuna samplers over architectures) or one a --plugin registers, or darts (one DARTS search "
         "per trial; its value is the supernet's validation accuracy, which ranks architectures poorly: "
         "evaluate several with nas evaluate --study NAME --top K)",
     )

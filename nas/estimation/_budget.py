@@ -24,7 +24,7 @@ class Budget:
     The first eight fields are the paper's BPE hyper-parameters. ``precision`` is ``"fp32"`` or
     ``"mixed"`` (autocast: fp16 on CUDA, bf16 on CPU) or ``"half"`` (CUDA only: ``model.half()``, fp16
     weights, batch norm and SGD updates without loss scaling, the authors' 16-bit budgets). ``train_fraction`` samples the training split
-    (dataset sampling), ``seed`` seeds initialisation, sampling and augmentation. The optimiser
+    (dataset sampling), ``seed`` seeds initialisation, sampling and augmentation. The optimizer
     follows DARTS: SGD with momentum 0.9, weight decay 3e-4, cosine schedule, gradient clipping 5.
     ``evaluation`` is one of :data:`EVALUATIONS` and ``network`` the CIFAR network or DARTS's
     ImageNet mobile-setting network; both change the result, so both are part of its store key.

@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 
 from nas.estimation._budget import Budget
-from nas.estimation._checkpoint import Checkpoint
-from nas.estimation._data import Dataset
+from nas.store import Checkpoint
+from nas.data import Dataset
 from nas.estimation._estimate import dataset_key, get_or_train
-from nas.estimation._store import ResultStore, result_key
+from nas.store import ResultStore, result_key
 from nas.estimation._trainer import TrainResult, default_device, numerics
 from nas.space._genotype import Genotype
 

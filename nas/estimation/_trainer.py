@@ -7,7 +7,7 @@ import functools
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -15,43 +15,16 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from nas.estimation._budget import Budget
-from nas.estimation._checkpoint import Checkpoint
-from nas.estimation._data import BatchLoader, DataError, Dataset, ImageSet, resize, subsample, train_valid_split
+from nas.data import BatchLoader, DataError, Dataset, ImageSet, resize, subsample, train_valid_split
 from nas._errors import BudgetError
+from nas._result import TrainResult
 from nas._progress import format_seconds
 from nas.space._genotype import Genotype
 from nas.space._model import Network, cifar_network, count_flops, count_parameters, imagenet_network
+from nas.store import Checkpoint
 
 VALID_SIZE = 0.1  # 45,000 / 5,000 on CIFAR-10, as the paper
 SPLIT_SEED = 0  # one validation split for every budget and seed, so rankings compare the same images
-# Bump whenever a change to the networks, the data pipeline or the trainer changes results: stored
-# results of another version are not comparable and are not reused. 2: pooling followed by batch
-# norm, auxiliary head and drop-path in the BPE presets (the authors' training). 3: the authors'
-# augmentation order (crop at the dataset's size, then resize), their auxiliary-head pooling,
-# precision=half, the DARTS genotype's choice of epoch.
-CODE_VERSION = 3
-NUMERICS = ("cpu-fp32", "cpu-bf16", "cuda-fp32", "cuda-fp32-tf32", "cuda-fp16", "cuda-half")
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What one training run measured. ``accuracy`` is top-1 held-out accuracy as a fraction (on the
-    validation or the test split, per the budget's ``evaluation``)."""
-
-    status: str  # "ok" or "failed"
-    accuracy: float | None
-    seconds: float
-    flops: int
-    params: int
-    loss: float | None
-    epochs: int
-    reason: str | None = None
-    device: str = "cpu"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -285,7 +258,7 @@ def train(
 
 
 class TrainingStep:
-    """One optimisation step as DARTS trains: SGD with momentum and weight decay, gradient clipping,
+    """One optimization step as DARTS trains: SGD with momentum and weight decay, gradient clipping,
     an auxiliary loss when the network has a head, and autocast (with loss scaling on CUDA) for
     mixed precision; a ``half`` network gets fp16 images and, as the authors', no loss scaling.
     Returns the step's loss as a tensor, without a host sync."""

@@ -25,11 +25,11 @@ from typing import Any, Sequence
 from nas._errors import NasError
 from nas._progress import Progress
 from nas.estimation._budget import Budget, refuse_test_split
-from nas.estimation._checkpoint import Checkpoint
+from nas.store import Checkpoint
 from nas.estimation._correlation import Correlation, correlate
-from nas.estimation._data import Dataset
+from nas.data import Dataset
 from nas.estimation._estimate import dataset_key, get_or_train
-from nas.estimation._store import ResultStore
+from nas.store import ResultStore
 from nas.estimation._tables import Architecture
 from nas.oneshot._paths import PathTraining
 from nas.space._genotype import parse_genotype

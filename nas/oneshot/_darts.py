@@ -7,7 +7,7 @@ rate, which DARTS's search anneals to 0.001), ``alpha`` by Adam on the second, w
 
 * the first-order approximation: the gradient of the validation loss at the current ``w``; or
 * the second-order one: the gradient of ``L_val(w', alpha)`` at the weights one virtual step of
-  the weight optimiser would give, ``w' = w - xi * (mu * m + grad_w L_train(w, alpha) + lambda * w)``
+  the weight optimizer would give, ``w' = w - xi * (mu * m + grad_w L_train(w, alpha) + lambda * w)``
   (``xi`` the current learning rate, ``mu`` the momentum, ``m`` the momentum buffer (zero before
   the first step), ``lambda`` the weight decay), as DARTS's code computes it; its Hessian term is a
   finite difference of ``grad_alpha L_train`` at ``w +- eps * grad_w' L_val(w', alpha)`` with
@@ -21,7 +21,7 @@ rate, which DARTS's search anneals to 0.001), ``alpha`` by Adam on the second, w
 
 The budget sets epochs, batch size, learning rate, layers, channels, image size, precision, cutout
 and data fraction, so "DARTS + BPE-1" is the ``bpe1`` budget. Each finished epoch can be
-checkpointed (weights, alpha, both optimisers, the schedule, every generator): a killed search
+checkpointed (weights, alpha, both optimizers, the schedule, every generator): a killed search
 resumes where it stopped and ends exactly as an uninterrupted one would (on CPU).
 """
 
@@ -40,12 +40,13 @@ import torch.nn.functional as F
 from nas._errors import BudgetError, NasError
 from nas._progress import Progress
 from nas.estimation._budget import Budget
-from nas.estimation._checkpoint import Checkpoint
-from nas.estimation._data import Dataset, train_valid_split
+from nas.store import Checkpoint
+from nas.data import Dataset, train_valid_split
 from nas.estimation._estimate import dataset_key
-from nas.estimation._trainer import CODE_VERSION, autocast, default_device, evaluate, make_splits, training_batches
+from nas._result import CODE_VERSION
+from nas.estimation._trainer import autocast, default_device, evaluate, make_splits, training_batches
 from nas.oneshot._supernet import check_supernet_budget, CELL_TYPES, EDGES, FixedChoices, Supernet, build_supernet, edge_index
-from nas.oneshot._training import MIXED_DTYPE, evaluation_loader, weight_optimiser
+from nas.oneshot._training import MIXED_DTYPE, evaluation_loader, weight_optimizer
 from nas.space._genotype import CELL_INPUTS, NODES, OPERATIONS, Cell, Genotype
 
 ORDERS = (1, 2)
@@ -205,7 +206,7 @@ class DartsSearch:
             name: (ALPHA_INIT_SCALE * torch.randn(EDGES, len(OPERATIONS))).to(self.device).requires_grad_()
             for name in CELL_TYPES
         }
-        self.weight_optimizer, self.scheduler = weight_optimiser(
+        self.weight_optimizer, self.scheduler = weight_optimizer(
             self.model.parameters(), budget, min_lr=min(WEIGHT_MIN_LR, budget.lr)  # never a rising rate
         )
         self.alpha_optimizer = torch.optim.Adam(

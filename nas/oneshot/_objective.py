@@ -9,7 +9,7 @@ import optuna
 import torch
 
 from nas.estimation._budget import Budget
-from nas.estimation._data import Dataset
+from nas.data import Dataset
 from nas.estimation._trainer import network_flops
 from nas.oneshot._darts import ORDERS, EpochRecord, check_genotype_epoch, check_order, run_darts
 from nas.oneshot._supernet import check_supernet_budget

@@ -27,10 +27,10 @@ import torch.nn.functional as F
 
 from nas._errors import NasError
 from nas.estimation._budget import Budget
-from nas.estimation._data import Dataset, resize, subsample
+from nas.data import Dataset, resize, subsample
 from nas.estimation._trainer import autocast, default_device, evaluate, make_splits, training_batches
 from nas.oneshot._supernet import check_supernet_budget, FixedChoices, build_supernet, genotype_path
-from nas.oneshot._training import MIXED_DTYPE, evaluation_loader, weight_optimiser
+from nas.oneshot._training import MIXED_DTYPE, evaluation_loader, weight_optimizer
 from nas.space._genotype import SAMPLED_OPERATIONS, Cell, Genotype, sample_genotype
 
 SAMPLINGS = ("random", "fair")
@@ -101,7 +101,7 @@ class PathTraining:
         torch.manual_seed(budget.seed)
         self.model = build_supernet(SAMPLED_OPERATIONS, budget, dataset.num_classes, self.device)
         # The learning rate anneals to 0 as the trainer's (DARTS's search stops at 0.001).
-        self.optimizer, self.scheduler = weight_optimiser(self.model.parameters(), budget)
+        self.optimizer, self.scheduler = weight_optimizer(self.model.parameters(), budget)
         self.loader = training_batches(splits.train, dataset, budget, self.device, seed=budget.seed)
         self.rng = random.Random(budget.seed)
         valid = splits.held_out if valid_images >= len(splits.held_out) else subsample(splits.held_out, valid_images / len(splits.held_out), seed=0)

@@ -7,10 +7,11 @@ several workers on one storage sample what one uninterrupted process would have,
 complete trials.
 """
 
+from nas.search._base import complete_trials
 from nas.search._evolution import RegularizedEvolutionSampler
 from nas.search._objective import ArchitectureObjective
 from nas.search._reinforce import ReinforceSampler
-from nas.search._strategies import STRATEGIES, make_sampler
+from nas.search._strategies import STRATEGIES, StrategyFactory, make_sampler, register_strategy, strategies
 from nas.search._study import (
     best_genotypes,
     check_study,
@@ -28,14 +29,18 @@ __all__ = [
     "ArchitectureObjective",
     "RegularizedEvolutionSampler",
     "ReinforceSampler",
+    "StrategyFactory",
     "best_genotypes",
     "check_study",
+    "complete_trials",
     "create_search_study",
     "fail_stale_trials",
     "load_search_study",
     "make_sampler",
     "open_storage",
+    "register_strategy",
     "search_setup",
     "storage_reason",
+    "strategies",
     "trial_line",
 ]

@@ -18,7 +18,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from optuna_mip._rounds import derive_seed
+from optuna_mip import derive_seed
 
 
 class TrialSeededSampler(BaseSampler, abc.ABC):

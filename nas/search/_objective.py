@@ -8,9 +8,9 @@ import optuna
 import torch
 
 from nas.estimation._budget import Budget, refuse_test_split
-from nas.estimation._data import Dataset
+from nas.data import Dataset
 from nas.estimation._estimate import get_or_train
-from nas.estimation._store import ResultStore
+from nas.store import ResultStore
 from nas.estimation._trainer import TrainResult
 from nas.space._genotype import suggest_genotype
 

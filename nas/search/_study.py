@@ -19,8 +19,9 @@ import sqlalchemy.exc
 
 from nas._errors import NasError, StoreError, display_url, hide_password, safe_name
 from nas.estimation._budget import Budget
-from nas.estimation._data import Dataset
+from nas.data import Dataset
 from nas.estimation._estimate import dataset_key
+from nas.search._base import complete_trials
 from nas.search._evolution import PARENT_KEY
 from nas.space._genotype import Genotype, parse_genotype
 
@@ -190,10 +191,6 @@ def load_search_study(storage: optuna.storages.BaseStorage, name: str) -> optuna
     if study.user_attrs.get("kind") != KIND:
         raise NasError(f"study {name!r} is not an architecture search")
     return study
-
-
-def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
 def best_genotypes(study: optuna.Study, top: int) -> list[tuple[optuna.trial.FrozenTrial, Genotype]]:

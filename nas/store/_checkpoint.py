@@ -3,7 +3,7 @@
 A checkpoint is one file, written to a temp file of its own and renamed over the previous one, so a
 kill during the write leaves the last complete checkpoint in place, and two processes checkpointing
 into one folder never corrupt each other's files. It holds whatever state the caller
-gives (models, optimisers, schedulers, scalers) plus every random number generator a training
+gives (models, optimizers, schedulers, scalers) plus every random number generator a training
 draws from, so that a resumed run continues exactly as an uninterrupted one would (on CPU).
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.estimation._files import remove_stale_temps, save_atomically
+from nas._files import remove_stale_temps, save_atomically
 
 _FILE = "checkpoint.pt"
 

@@ -1,0 +1,53 @@
+"""Strategies and estimators registered from outside the package, as a user's plugin does."""
+
+import textwrap
+
+import optuna
+import pytest
+
+from _cli import run_json, run_nas
+from nas import DARTS_V2, Budget, load_dataset
+from nas.estimation import PROXIES, estimators, register_estimator, score
+from nas.search import STRATEGIES, make_sampler, register_strategy, strategies
+
+TINY = Budget(epochs=1, batch_size=32, lr=0.05, layers=3, channels=4, image_size=16)
+TINY_SET = ["--budget", "bpe1", "--set", "epochs=1", "layers=3", "channels=4", "batch_size=32", "image_size=16",
+            "auxiliary_weight=0", "drop_path=0"]
+
+# A plugin: a module that registers a strategy when imported.
+PLUGIN = textwrap.dedent(
+    """
+    import optuna
+    from nas.search import register_strategy
+
+    register_strategy("quasi-random", lambda seed: optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False))
+    """
+)
+
+
+def test_a_registered_strategy_is_made_by_make_sampler():
+    register_strategy("tpe-test", lambda seed: optuna.samplers.TPESampler(seed=seed))
+    assert isinstance(make_sampler("tpe-test", 3), optuna.samplers.TPESampler)
+    assert strategies()[: len(STRATEGIES)] == STRATEGIES and "tpe-test" in strategies()
+    with pytest.raises(ValueError, match="taken"):
+        register_strategy("tpe-test", lambda seed: optuna.samplers.RandomSampler(seed=seed))
+    with pytest.raises(ValueError, match="taken"):
+        register_strategy("darts", lambda seed: optuna.samplers.RandomSampler(seed=seed))
+
+
+def test_a_registered_estimator_scores_architectures():
+    register_estimator("depth", lambda model, batches: float(len(model.cells)))
+    assert estimators()[: len(PROXIES)] == PROXIES and "depth" in estimators()
+    assert score(DARTS_V2, "depth", TINY, load_dataset("synthetic:64"), device="cpu").score == 3.0
+    with pytest.raises(ValueError, match="taken"):
+        register_estimator("params", lambda model, batches: 0.0)
+
+
+def test_a_plugin_strategy_runs_through_the_cli(tmp_path):
+    (tmp_path / "my_strategies.py").write_text(PLUGIN)
+    args = ["search", "--plugin", "my_strategies", "--strategy", "quasi-random", *TINY_SET, "--data", "synthetic:128",
+            "--storage", f"sqlite:///{tmp_path / 'search.db'}", "--seed", "0", "--trials", "2", "--quiet"]
+    assert run_json(*args, cwd=tmp_path)["n_complete"] == 2
+    unknown = run_nas("search", "--plugin", "no_such_plugin", "--strategy", "random", "--trials", "1", *TINY_SET,
+                      "--data", "synthetic:128", cwd=tmp_path)
+    assert unknown.returncode == 2 and "cannot import plugin 'no_such_plugin'" in unknown.stderr
