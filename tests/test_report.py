@@ -12,7 +12,7 @@ import pytest
 
 import nas
 from nas import BudgetSpace, RecordedObjective, read_recorded_budgets
-from nas.budget_search._report import MIN_TRIALS_FOR_FOREST, budget_key, spend_curve
+from nas.budget_search._analysis import MIN_TRIALS_FOR_FOREST, budget_key, spend_curve
 import optuna_mip
 
 

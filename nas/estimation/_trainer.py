@@ -20,7 +20,7 @@ from nas._errors import BudgetError
 from nas._result import TrainResult
 from nas._progress import format_seconds
 from nas.space._genotype import Genotype
-from nas.space._model import Network, cifar_network, count_flops, count_parameters, imagenet_network
+from nas.space import DARTS_SPACE, Network, count_flops, count_parameters
 from nas.store import Checkpoint
 
 VALID_SIZE = 0.1  # 45,000 / 5,000 on CIFAR-10, as the paper
@@ -118,14 +118,12 @@ def training_batches(images: ImageSet, dataset: Dataset, budget: Budget, device:
     )
 
 
-_NETWORKS = {"cifar": cifar_network, "imagenet": imagenet_network}
-
-
 def build_network(genotype: Genotype, budget: Budget, num_classes: int, device: torch.device) -> Network:
     """The budget's network on ``device``, channels-last: depth-wise convolutions, most of this
     space's work, run several times faster that way on both oneDNN (CPU) and cuDNN."""
-    model = _NETWORKS[budget.network](
+    model = DARTS_SPACE.to_network(
         genotype,
+        network=budget.network,
         channels=budget.channels,
         layers=budget.layers,
         num_classes=num_classes,
@@ -145,7 +143,7 @@ def network_flops(genotype: Genotype, budget: Budget, num_classes: int) -> int:
 @functools.lru_cache(maxsize=4096)
 def _network_flops(genotype: Genotype, network: str, layers: int, channels: int, image_size: int, num_classes: int) -> int:
     with torch.device("meta"):
-        model = _NETWORKS[network](genotype, channels=channels, layers=layers, num_classes=num_classes)
+        model = DARTS_SPACE.to_network(genotype, network=network, channels=channels, layers=layers, num_classes=num_classes)
     return count_flops(model, image_size)
 
 

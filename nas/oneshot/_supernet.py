@@ -10,6 +10,8 @@ Each edge holds one module per operation. The supernet runs either
 
 As in DARTS's search, batch norms inside cells are not affine (pools are followed by one too): a
 learned scale would let an operation's output grow or shrink against the architecture weights.
+The cell is the fixed networks' (:class:`nas.space._cell.DartsCell`), the operations those of
+:mod:`nas.space._ops`: only what an edge holds differs.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from torch import nn
 
 from nas._errors import BudgetError, GenotypeError
 from nas.estimation._budget import Budget, refuse_test_split
+from nas.space._cell import DartsCell
 from nas.space._genotype import CELL_INPUTS, NODES, Genotype
-from nas.space._ops import OPERATION_BUILDERS, FactorizedReduce, ReLUConvBN
+from nas.space._ops import build_operation
 
 # First edge of each node: node k (0-based) has k + CELL_INPUTS inputs.
 NODE_OFFSETS: tuple[int, ...] = tuple(sum(k + CELL_INPUTS for k in range(node)) for node in range(NODES))
@@ -59,20 +62,12 @@ def check_supernet_budget(budget: Budget) -> None:
         )
 
 
-def _without_affine(module: nn.Module) -> nn.Module:
-    """``module`` with each batch norm replaced by a non-affine one (DARTS's search-time operations)."""
-    for name, child in module.named_children():
-        if isinstance(child, nn.BatchNorm2d):
-            setattr(module, name, nn.BatchNorm2d(child.num_features, affine=False))
-        else:
-            _without_affine(child)
-    return module
-
-
 class MixedEdge(nn.Module):
+    """An edge that holds every operation of ``operations`` (non-affine) and runs a choice among them."""
+
     def __init__(self, operations: Sequence[str], c: int, stride: int) -> None:
         super().__init__()
-        self.ops = nn.ModuleList(_without_affine(OPERATION_BUILDERS[name](c, stride)) for name in operations)
+        self.ops = nn.ModuleList(build_operation(name, c, stride, affine=False) for name in operations)
 
     def forward(self, x: torch.Tensor, choice: EdgeChoice) -> torch.Tensor:
         if isinstance(choice, torch.Tensor):
@@ -80,33 +75,25 @@ class MixedEdge(nn.Module):
         return sum(self.ops[index](x) for index in choice)
 
 
-class SuperCell(nn.Module):
+class SuperCell(DartsCell):
+    """The cell with a :class:`MixedEdge` from every earlier state into every node (edge
+    :func:`edge_index`), concatenating all nodes; ``forward``'s third argument is the choice of each edge."""
+
     def __init__(
         self, operations: Sequence[str], c_prev_prev: int, c_prev: int, c: int, reduction: bool, reduction_prev: bool
     ) -> None:
-        super().__init__()
-        self.reduction = reduction
-        if reduction_prev:
-            self.preprocess0: nn.Module = _without_affine(FactorizedReduce(c_prev_prev, c))
-        else:
-            self.preprocess0 = _without_affine(ReLUConvBN(c_prev_prev, c, 1, 1, 0))
-        self.preprocess1 = _without_affine(ReLUConvBN(c_prev, c, 1, 1, 0))
-        self.edges = nn.ModuleList(
-            MixedEdge(operations, c, 2 if reduction and source < CELL_INPUTS else 1)
-            for node in range(NODES)
-            for source in range(node + CELL_INPUTS)
-        )
+        def mixed(c: int, stride: int) -> MixedEdge:
+            return MixedEdge(operations, c, stride)
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, choices: Sequence[EdgeChoice]) -> torch.Tensor:
-        states = [self.preprocess0(s0), self.preprocess1(s1)]
-        for node in range(NODES):
-            total = 0
-            for source, state in enumerate(states):
-                choice = choices[edge_index(node, source)]
-                if isinstance(choice, torch.Tensor) or choice:  # a path skips the inputs a node does not take
-                    total = total + self.edges[edge_index(node, source)](state, choice)
-            states.append(total)
-        return torch.cat(states[CELL_INPUTS:], dim=1)
+        nodes = [[(source, mixed) for source in range(node + CELL_INPUTS)] for node in range(NODES)]
+        concat = range(CELL_INPUTS, CELL_INPUTS + NODES)
+        super().__init__(nodes, concat, c_prev_prev, c_prev, c, reduction, reduction_prev, affine=False)
+
+    def edge_output(self, edge: int, x: torch.Tensor, choices: Sequence[EdgeChoice]) -> torch.Tensor | None:
+        choice = choices[edge]
+        if isinstance(choice, torch.Tensor) or choice:  # a path skips the inputs a node does not take
+            return self.edges[edge](x, choice)
+        return None
 
 
 class Supernet(nn.Module):

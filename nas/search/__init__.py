@@ -5,6 +5,10 @@ single-objective study with categorical parameters. Their state is derived from 
 complete trials and every random draw is seeded by ``(seed, trial number)``, so a resumed study or
 several workers on one storage sample what one uninterrupted process would have, given the same
 complete trials.
+
+Strategies are named: :func:`make_sampler` makes the sampler of a name that
+:func:`register_strategy` registered (the built-in ones, :data:`STRATEGIES`, register themselves the
+same way), and ``nas search --plugin MODULE --strategy NAME`` reaches one a user's module registers.
 """
 
 from nas.search._base import complete_trials

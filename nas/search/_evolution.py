@@ -3,6 +3,7 @@ Search", AAAI 2019) as an Optuna sampler over categorical parameters."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import numpy as np
@@ -12,6 +13,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial
 
 from nas.search._base import TrialSeededSampler, choice_index, fitness, scored_trials
+from nas.space import DARTS_SPACE, SearchSpace
 
 PARENT_KEY = "evolution:parent"
 MUTATED_KEY = "evolution:mutated"
@@ -24,7 +26,7 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
     child: ``sample_size`` members are drawn (with replacement, as in Real et al.'s Algorithm 1 and
     the Zheng et al. authors' ``run_evolution.py``) from the population, and the child copies the
     best one's categorical values, mutated by ``mutation`` (by default
-    :func:`mutate_genotype_or_one_parameter`). Defaults 50 / 10 are ``run_evolution.py``'s ``--pop_size`` /
+    :func:`mutate_in_space`). Defaults 50 / 10 are ``run_evolution.py``'s ``--pop_size`` /
     ``--sample_size``.
 
     There is no population in memory: the population is the ``population_size`` scored trials
@@ -49,7 +51,9 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
         sample_size: Tournament size.
         seed: Seed of every random draw, combined with the trial number (see :mod:`nas.search`).
         mutation: ``mutation(values, search_space, rng)`` returns the child's values and the name of
-            the parameter it mutated (``None``: nothing to mutate).
+            the parameter it mutated (``None``: nothing to mutate). Default: ``space``'s mutation
+            (:meth:`~nas.space.SearchSpace.mutate_params`), else one parameter changed.
+        space: The space whose parameters the default mutation knows (default: the DARTS space).
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
         sample_size: int = 10,
         seed: int | None = None,
         mutation: Mutation | None = None,
+        space: SearchSpace | None = None,
     ) -> None:
         if population_size < 1:
             raise ValueError(f"population_size must be at least 1, got {population_size}")
@@ -66,7 +71,7 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
         super().__init__(seed)
         self._population_size = population_size
         self._sample_size = sample_size
-        self._mutation = mutation or mutate_genotype_or_one_parameter
+        self._mutation = mutation or functools.partial(mutate_in_space, space or DARTS_SPACE)
 
     def population(self, study: Study) -> list[FrozenTrial]:
         """The current population, oldest first (empty while it is still being filled at random)."""
@@ -101,14 +106,12 @@ class RegularizedEvolutionSampler(TrialSeededSampler):
 Mutation = Callable[[dict[str, Any], dict[str, CategoricalDistribution], np.random.Generator], tuple[dict[str, Any], str | None]]
 
 
-def mutate_genotype_or_one_parameter(
-    values: dict[str, Any], search_space: dict[str, CategoricalDistribution], rng: np.random.Generator
+def mutate_in_space(
+    space: SearchSpace, values: dict[str, Any], search_space: dict[str, CategoricalDistribution], rng: np.random.Generator
 ) -> tuple[dict[str, Any], str | None]:
-    """The default mutation: Real et al.'s on a DARTS genotype's parameters (one input or one
+    """The default mutation: ``space``'s on its parameters (for DARTS, Real et al.'s: one input or one
     operation, 1/2 each: :func:`nas.space.mutate_genotype_params`), else :func:`mutate_one_parameter`."""
-    from nas.space import mutate_genotype_params
-
-    child, mutated = mutate_genotype_params(values, search_space, rng)
+    child, mutated = space.mutate_params(values, search_space, rng)
     return (child, mutated) if mutated is not None else mutate_one_parameter(values, search_space, rng)
 
 

@@ -12,7 +12,7 @@ from nas.data import Dataset
 from nas.estimation._estimate import get_or_train
 from nas.store import ResultStore
 from nas.estimation._trainer import TrainResult
-from nas.space._genotype import suggest_genotype
+from nas.space import DARTS_SPACE, DartsSpace
 
 
 class ArchitectureObjective:
@@ -27,7 +27,11 @@ class ArchitectureObjective:
 
     The genotype's text and hash, its parameters, FLOPs and training seconds are kept as user
     attributes, where optuna-dashboard shows them and the final evaluation reads them.
+    :attr:`space` suggests the architecture (a subclass may narrow its operations); the trainer and
+    the store take genotypes, so it is a :class:`~nas.space.DartsSpace`.
     """
+
+    space: DartsSpace = DARTS_SPACE
 
     def __init__(
         self,
@@ -43,8 +47,8 @@ class ArchitectureObjective:
         self.device, self.progress = device, progress
 
     def __call__(self, trial: optuna.Trial) -> float:
-        genotype = suggest_genotype(trial)
-        trial.set_user_attr("genotype", genotype.to_str())
+        genotype = self.space.suggest(trial)
+        trial.set_user_attr("genotype", self.space.encode(genotype))
         trial.set_user_attr("hash", genotype.hash())
 
         def report(epoch: int, accuracy: float) -> None:

@@ -4,6 +4,9 @@ A cell has two inputs (indices 0 and 1: the outputs of the two previous cells) a
 intermediate nodes (indices 2, 3, ...). Each node sums one operation applied to each of its inputs,
 and the cell's output concatenates the nodes listed in ``concat``. A network uses one normal and one
 reduction cell.
+
+One module, a little over 350 lines: parsing, Optuna parameters and mutation all keep the same
+invariants of :class:`Genotype` (two distinct inputs a node, earlier states only), checked in one place.
 """
 
 from __future__ import annotations

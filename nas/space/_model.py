@@ -7,52 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from nas.space._genotype import CELL_INPUTS, Cell, Genotype
-from nas.space._ops import OPERATION_BUILDERS, FactorizedReduce, ReLUConvBN
-
-
-def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
-    """Zero whole samples of a branch with probability ``drop_prob``, rescaling the others."""
-    keep = 1.0 - drop_prob
-    mask = torch.empty(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
-    return x * mask / keep
-
-
-class CellModule(nn.Module):
-    def __init__(
-        self, cell: Cell, c_prev_prev: int, c_prev: int, c: int, reduction: bool, reduction_prev: bool
-    ) -> None:
-        super().__init__()
-        self.reduction = reduction
-        if reduction_prev:
-            self.preprocess0: nn.Module = FactorizedReduce(c_prev_prev, c)
-        else:
-            self.preprocess0 = ReLUConvBN(c_prev_prev, c, 1, 1, 0)
-        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)
-        self.edges = nn.ModuleList()
-        self.sources: list[list[int]] = []
-        for node in cell.nodes:
-            self.sources.append([source for _, source in node])
-            for operation, source in node:
-                stride = 2 if reduction and source < CELL_INPUTS else 1
-                self.edges.append(OPERATION_BUILDERS[operation](c, stride))
-        self.concat = list(cell.concat)
-        self.multiplier = len(self.concat)
-
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
-        states = [self.preprocess0(s0), self.preprocess1(s1)]
-        edge = 0
-        for sources in self.sources:
-            total = 0
-            for source in sources:
-                op = self.edges[edge]
-                h = op(states[source])
-                if self.training and drop_prob > 0 and not isinstance(op, nn.Identity):
-                    h = drop_path(h, drop_prob)
-                total = total + h
-                edge += 1
-            states.append(total)
-        return torch.cat([states[i] for i in self.concat], dim=1)
+from nas.space._cell import FixedCell
+from nas.space._genotype import Genotype
 
 
 class _AuxiliaryPool(nn.Module):
@@ -116,7 +72,7 @@ class Network(nn.Module):
             if reduction:
                 c *= 2
             cell_genotype = genotype.reduce if reduction else genotype.normal
-            cell = CellModule(cell_genotype, c_prev_prev, c_prev, c, reduction, reduction_prev)
+            cell = FixedCell(cell_genotype, c_prev_prev, c_prev, c, reduction, reduction_prev)
             self.cells.append(cell)
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, cell.multiplier * c

@@ -13,6 +13,10 @@ on when a claim ran out.
 The database may go away for a while (a restart, a frozen server): every operation is retried
 with backoff for a bounded time, saying what it waits for, and a finished result that cannot be
 stored is kept in a local spool file and stored by the next store opened on that database.
+
+This module is :class:`ResultStore` alone (a little over 350 lines): every operation runs through
+its one retry loop (``_attempt``); tables, claims, the connection, the spool and exports are the
+modules beside it.
 """
 
 from __future__ import annotations
