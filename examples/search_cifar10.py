@@ -2,20 +2,20 @@
 
 Each trial of the Optuna study suggests an architecture (the strategy is the study's sampler), trains
 it under the search budget (validation accuracy on the 5,000-image split; a result already in the
-database costs nothing) and may be pruned after any epoch. Once ``--trials`` trials have finished (complete or pruned: both
-end, so the run does too), the
-the best ``--top`` architectures are trained under the final budget on all training images and
+database costs nothing) and may be pruned after any epoch. Once ``--trials`` trials have finished
+(complete or pruned: both end, so the run does too), the best ``--top`` architectures are trained under the final budget on all training images and
 measured on the test split, with a checkpoint every epoch.
 
-    .venv/bin/python examples/search_cifar10.py --strategy evolution --preset demo   # minutes on a 2-core CPU
+    .venv/bin/python examples/search_cifar10.py --strategy evolution --preset demo   # 25 min measured on a busy 2-core CPU
     .venv/bin/python examples/search_cifar10.py --strategy evolution --preset paper  # days on a GPU
 
 The demo's evolution has a population of 8 and tournaments of 3 (the paper's: 50 and 10), so that
 its 24 trials go past the random population and show mutation at work.
 
 One line per finished trial says whether it completed or was pruned (at which epoch), with the
-time left. Ctrl-C (the running trial is recorded as failed, out of the population) or a kill stops it; the same command continues (finished trials, trainings and epochs are
-kept). More workers join with the same command and ``--storage postgresql://...``.
+time left, and for a child which trial evolution mutated. Ctrl-C (the running trial is recorded as
+failed, out of the population) or a kill stops it; the same command continues (finished trials,
+trainings and epochs are kept). More workers join with the same command and ``--storage postgresql://...``.
 """
 
 from __future__ import annotations
