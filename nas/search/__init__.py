@@ -12,6 +12,7 @@ from nas.search._objective import ArchitectureObjective
 from nas.search._reinforce import ReinforceSampler
 from nas.search._strategies import STRATEGIES, make_sampler
 from nas.search._study import (
+    StopAfterFailures,
     best_genotypes,
     check_study,
     create_search_study,
@@ -19,6 +20,7 @@ from nas.search._study import (
     load_search_study,
     open_storage,
     search_setup,
+    settle_running_trials,
     storage_reason,
     trial_line,
 )
@@ -28,6 +30,7 @@ __all__ = [
     "ArchitectureObjective",
     "RegularizedEvolutionSampler",
     "ReinforceSampler",
+    "StopAfterFailures",
     "best_genotypes",
     "check_study",
     "create_search_study",
@@ -36,6 +39,7 @@ __all__ = [
     "make_sampler",
     "open_storage",
     "search_setup",
+    "settle_running_trials",
     "storage_reason",
     "trial_line",
 ]
