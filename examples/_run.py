@@ -37,6 +37,8 @@ class Interruptible:
             return self.objective(trial)
         except KeyboardInterrupt:
             self.interrupted = True
+            # The run ends here: Optuna's two warnings about a NaN trial (one with every parameter) would bury the one line.
+            optuna.logging.set_verbosity(optuna.logging.ERROR)
             trial.study.stop()
             trial.set_user_attr("reason", "interrupted by Ctrl-C")
             return math.nan

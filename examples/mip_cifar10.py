@@ -23,6 +23,7 @@ worker joins with the same command and ``--storage postgresql://...`` (see READM
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -42,6 +43,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 import nas
 import nas.search
+from nas.search import complete_trials
 import optuna_mip
 from _run import Interruptible, dashboard_command
 from nas._progress import Progress
@@ -129,10 +131,6 @@ def check_report_folder(out: Path, owner: dict[str, str]) -> None:
         raise nas.NasError(
             f"{out} holds the report of study {other.get('study')!r} in {other.get('storage')}; pass --out for this one"
         )
-
-
-def complete_trials(study: optuna.Study) -> list[FrozenTrial]:
-    return sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
 
 
 # ------------------------------------------------------------------------------ recorded budgets
@@ -434,12 +432,11 @@ def main() -> int:
     done = len(complete_trials(study)) + sum(trial.last_step is not None for trial in pruned)
     print(f"2/2 trained here: study {study_name!r} in {nas.display_url(storage_url)}: {done} of the {needed} finished trials MIP needs are done; "
           f"{len(architectures)} architectures per trial; fixed so far: {optuna_mip.MIPSampler.fixed_params(study)}", flush=True)
-    nas.search.fail_stale_trials(study, lambda line: print(line, file=sys.stderr))
+    say = functools.partial(print, file=sys.stderr, flush=True)
+    nas.search.fail_stale_trials(study, say)
 
-    def stop_when_failing(study: optuna.Study, trial: FrozenTrial) -> None:
-        # Failed trials are no evidence for MIP; so many that MIP could have finished means the setup is wrong.
-        if len(study.get_trials(deepcopy=False, states=[TrialState.FAIL])) >= needed:
-            study.stop()
+    def say_stale_trials(study: optuna.Study, trial: FrozenTrial) -> None:
+        nas.search.fail_stale_trials(study, say)
 
     def all_fixed() -> bool:
         return len(optuna_mip.MIPSampler.fixed_params(study)) == len(space.values)
@@ -447,7 +444,9 @@ def main() -> int:
     interruptible, progress = Interruptible(objective), TrialProgress(needed, done, len(space.values))
     try:
         if not all_fixed():  # until every hyper-parameter is fixed: failed trials do not count
-            callbacks = [optuna_mip.StopWhenAllFixed(), optuna_mip.PublishDecisions(), stop_when_failing, progress]
+            # Failed trials are no evidence for MIP; as many as MIP needs in all means the setup is wrong.
+            failing = nas.search.StopAfterFailures(needed)
+            callbacks = [optuna_mip.StopWhenAllFixed(), optuna_mip.PublishDecisions(), failing, progress, say_stale_trials]
             study.optimize(interruptible, callbacks=callbacks)
     except KeyboardInterrupt:  # between trials: Optuna has nothing to log
         interruptible.interrupted = True

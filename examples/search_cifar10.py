@@ -2,25 +2,26 @@
 
 Each trial of the Optuna study suggests an architecture (the strategy is the study's sampler), trains
 it under the search budget (validation accuracy on the 5,000-image split; a result already in the
-database costs nothing) and may be pruned after any epoch. Once ``--trials`` trials have finished (complete or pruned: both
-end, so the run does too), the
-the best ``--top`` architectures are trained under the final budget on all training images and
+database costs nothing) and may be pruned after any epoch. Once ``--trials`` trials have finished
+(complete or pruned: both end, so the run does too), the best ``--top`` architectures are trained under the final budget on all training images and
 measured on the test split, with a checkpoint every epoch.
 
-    .venv/bin/python examples/search_cifar10.py --strategy evolution --preset demo   # minutes on a 2-core CPU
+    .venv/bin/python examples/search_cifar10.py --strategy evolution --preset demo --threads 1  # 25 min measured on a busy 2-core CPU
     .venv/bin/python examples/search_cifar10.py --strategy evolution --preset paper  # days on a GPU
 
 The demo's evolution has a population of 8 and tournaments of 3 (the paper's: 50 and 10), so that
 its 24 trials go past the random population and show mutation at work.
 
 One line per finished trial says whether it completed or was pruned (at which epoch), with the
-time left. Ctrl-C (the running trial is recorded as failed, out of the population) or a kill stops it; the same command continues (finished trials, trainings and epochs are
-kept). More workers join with the same command and ``--storage postgresql://...``.
+time left, and for a child which trial evolution mutated. Ctrl-C (the running trial is recorded as
+failed, out of the population) or a kill stops it; the same command continues (finished trials,
+trainings and epochs are kept). More workers join with the same command and ``--storage postgresql://...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from nas.estimation._budget import refuse_test_split
 from nas.search import (
     ArchitectureObjective,
     RegularizedEvolutionSampler,
+    StopAfterFailures,
     best_genotypes,
     check_study,
     create_search_study,
@@ -43,6 +45,7 @@ from nas.search import (
     make_sampler,
     open_storage,
     search_setup,
+    settle_running_trials,
     trial_line,
 )
 
@@ -59,7 +62,7 @@ class Preset:
 
 
 PRESETS = {
-    # Search: 2 epochs of a 5-cell, 8-channel network on 10 % of the images at 16 px (~10 s a trial);
+    # Search: 2 epochs of a 5-cell, 8-channel network on 10 % of the images at 16 px (36 s a trial measured, one thread, under load);
     # final: 4 epochs of a 6-cell, 12-channel network on 10 % of the images at 32 px, no auxiliary head.
     "demo": Preset(
         search=nas.preset("bpe1").replace(
@@ -88,6 +91,7 @@ def main() -> int:
     parser.add_argument("--data", default=str(SHARED / "data" / "cifar10-jpeg.zip"), help="CIFAR-10 zip or folder")
     parser.add_argument("--storage", help="Optuna storage URL (default: a SQLite file under runs/)")
     parser.add_argument("--study-name", help="default: search-cifar10-<strategy>-<preset>")
+    parser.add_argument("--checkpoint-dir", default=str(ROOT / "runs" / "checkpoints"), help="the final training's checkpoints")
     parser.add_argument("--seed", type=int, default=0, help="seed of the strategy")
     parser.add_argument("--device", help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--threads", type=int, help="torch threads for training (default: torch's, all cores; "
@@ -107,7 +111,6 @@ def main() -> int:
         final_budget = preset.final.with_settings(args.final_set)
         refuse_test_split(search_budget, "an architecture search")  # only the final training reports test accuracy
         dataset = nas.load_dataset(args.data)
-        (ROOT / "runs").mkdir(exist_ok=True)  # the checkpoints
         storage = open_storage(storage_url)  # its error names the real cause
         setup = search_setup(args.strategy, search_budget, dataset)
         existing = check_study(storage, name, setup)
@@ -125,22 +128,31 @@ def main() -> int:
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
     print(f"study {name!r} in {nas.display_url(storage_url)}: {done} of {trials} trials finished (complete or pruned)", flush=True)
-    fail_stale_trials(study, lambda line: print(line, flush=True))
+    say = functools.partial(print, flush=True)
+    if done >= trials:
+        settle_running_trials(study, say)
+    else:
+        fail_stale_trials(study, say)
+    failures = StopAfterFailures(trials)
     interruptible = Interruptible(ArchitectureObjective(search_budget, dataset, store, device=args.device, progress=False))
     try:
         with Progress(trials, "trials", done=min(done, trials), plain=True, stream=sys.stdout) as progress:
 
             def show(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
                 progress.step(trial_line(trial, study), count=int(trial.state in finished))
+                fail_stale_trials(study, say)
 
             if done < trials:
-                study.optimize(interruptible, callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished), show])
+                study.optimize(interruptible, callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished), failures, show])
         if interruptible.interrupted:
             raise KeyboardInterrupt
+        if failures.failures >= trials:
+            print(f"error: {failures.failures} trials failed before {trials} finished; see their 'reason' attribute", file=sys.stderr)
+            return 1
         for trial, genotype in best_genotypes(study, args.top):
             print(f"final training of trial {trial.number} (validation accuracy {trial.value:.4f}): {genotype}", flush=True)
             result = evaluate_final(
-                genotype, final_budget, dataset, store, checkpoint_dir=ROOT / "runs" / "checkpoints", device=args.device,
+                genotype, final_budget, dataset, store, checkpoint_dir=args.checkpoint_dir, device=args.device,
                 progress=True,  # a bar on a terminal, a line per epoch in a log
             )
             print(f"test accuracy {result.accuracy:.4f}, {result.params / 1e6:.3f} M params, "

@@ -11,7 +11,10 @@ from nas import sample_genotype
 
 def _rows(db):
     with sqlite3.connect(db) as connection:
-        return connection.execute("select arch_hash, created_at from nas_results order by id").fetchall()
+        try:
+            return connection.execute("select arch_hash, created_at from nas_results order by id").fetchall()
+        except sqlite3.OperationalError:  # the file is there, its tables not yet
+            return []
 
 
 def test_estimate_killed_with_sigkill_resumes_without_retraining(tmp_path):

@@ -39,6 +39,7 @@ def test_a_tiny_search_ends_after_the_finished_trials_with_one_line_each(tmp_pat
     done = _run(
         "--strategy", "evolution", "--storage", f"sqlite:///{tmp_path / 's.db'}", "--data", "synthetic:256", "--trials", "3",
         "--search-set", *TINY, "--final-set", *TINY, "cutout=0", "--threads", "1",
+        "--checkpoint-dir", str(tmp_path / "checkpoints"),
     )
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("trials ")]

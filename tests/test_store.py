@@ -222,9 +222,12 @@ def test_claim_of_a_process_that_died_on_this_machine_is_taken_over_at_once(tmp_
 
 def test_opening_the_store_releases_the_claims_that_stopped_workers_left(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    expiring, live = ResultStore(url, claim_seconds=-60), ResultStore(url)
+    # Expired an hour ago, longer than a live owner could be cut off; expired a minute ago, it may be renewed still.
+    abandoned, recent = ResultStore(url, claim_seconds=-3600), ResultStore(url, claim_seconds=-60)
+    live = ResultStore(url)
     holder, _ = _process_holding_a_claim(url)  # DARTS_V2, then killed: its owner is provably dead
-    assert expiring.try_claim(sample_genotype(1), PRESETS["bpe1"], "d", "cpu-fp32") is not None  # expired at once
+    assert abandoned.try_claim(sample_genotype(1), PRESETS["bpe1"], "d", "cpu-fp32") is not None
+    assert recent.try_claim(sample_genotype(3), PRESETS["bpe1"], "d", "cpu-fp32") is not None
     assert live.try_claim(sample_genotype(2), PRESETS["bpe1"], "d", "cpu-fp32") is not None
     holder.kill()
     holder.wait()
@@ -232,7 +235,7 @@ def test_opening_the_store_releases_the_claims_that_stopped_workers_left(tmp_pat
     store = ResultStore(url, say=said.append)
     assert len(said) == 1 and said[0].startswith("released 2 claim(s) left by workers that stopped"), said
     with sqlite3.connect(tmp_path / "r.db") as connection:
-        assert connection.execute("select count(*) from nas_claims").fetchone() == (1,)
+        assert connection.execute("select count(*) from nas_claims").fetchone() == (2,)
     assert store.try_claim(sample_genotype(2), PRESETS["bpe1"], "d", "cpu-fp32") is None  # the live one holds
     assert ResultStore(url, say=said.append).release_dead_claims() == 0 and len(said) == 1
 

@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nas",
         description="Budgeted performance estimation and search on the DARTS space.",
-        epilog="Run 'python -m nas COMMAND --help' for a command's options.",
+        epilog="A command's options: COMMAND --help.",
         formatter_class=HelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)

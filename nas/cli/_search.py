@@ -55,6 +55,7 @@ def _search(args: argparse.Namespace) -> int:
     from nas.search._strategies import make_sampler
     from nas.search import complete_trials
     from nas.search._study import (
+        StopAfterFailures,
         check_study,
         create_search_study,
         open_storage,
@@ -123,24 +124,21 @@ def _search(args: argparse.Namespace) -> int:
         settle_running_trials(study, say)
     else:
         fail_stale_trials(study, say)
-    failures = 0
+    failures = StopAfterFailures(args.trials)
 
     with Progress(args.trials, "search", done=min(done, args.trials), quiet=args.quiet) as progress:
 
         def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            nonlocal failures
-            failures += trial.state == optuna.trial.TrialState.FAIL
             progress.step(trial_line(trial, study), count=min(finished(), args.trials) - progress.done)
-            if failures >= args.trials:  # so many failed trainings mean the setup is wrong, not the architectures
-                study.stop()
+            fail_stale_trials(study, say)
 
         if done < args.trials:
             stop = optuna.study.MaxTrialsCallback(args.trials, states=finished_states)
             optuna.logging.set_verbosity(optuna.logging.WARNING)
-            study.optimize(objective, callbacks=[stop, after_trial], gc_after_trial=False)
+            study.optimize(objective, callbacks=[stop, failures, after_trial], gc_after_trial=False)
     trials = complete_trials(study)
     if finished() < args.trials or not trials:
-        print(f"error: {failures} trials failed before {args.trials} finished; see their 'reason' attribute", file=sys.stderr)
+        print(f"error: {failures.failures} trials failed before {args.trials} finished; see their 'reason' attribute", file=sys.stderr)
         return 1
     best = study.best_trial
     summary = {

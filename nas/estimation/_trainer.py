@@ -168,6 +168,9 @@ def train(
     images are measured after every epoch only when something needs it (``on_epoch``, or a
     ``*-best`` evaluation); measuring changes no state, so it does not change the result.
 
+    ``progress`` shows a bar when stderr is a terminal and otherwise (a log, a notebook) a line
+    per epoch, since a bar's carriage returns pile up there.
+
     With ``checkpoint``, the state after each epoch is saved there, and a training found there is
     continued from its last finished epoch: on CPU it ends exactly as an uninterrupted one.
 
@@ -241,8 +244,9 @@ def train(
                 run["best"] = last_accuracy if run["best"] is None else max(run["best"], last_accuracy)
             if log_epochs:
                 shown = "" if last_accuracy is None else f" | held-out accuracy {last_accuracy:.4f}"
-                print(f"train epoch {epoch + 1}/{budget.epochs} | loss {run['loss']:.3f}{shown} | {format_seconds(seconds())}",
-                      file=sys.stderr, flush=True)  # fmt: skip
+                left = (time.perf_counter() - started) / (epoch + 1 - done) * (budget.epochs - epoch - 1)
+                print(f"train epoch {epoch + 1}/{budget.epochs} | loss {run['loss']:.3f}{shown} | "
+                      f"elapsed {format_seconds(seconds())} | left ~{format_seconds(left)}", file=sys.stderr, flush=True)  # fmt: skip
             if checkpoint is not None:
                 state = {name: module.state_dict() for name, module in stateful.items()}
                 checkpoint.save(epoch + 1, {**state, "run": {**run, "seconds": seconds()}})

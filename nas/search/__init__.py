@@ -17,6 +17,7 @@ from nas.search._objective import ArchitectureObjective
 from nas.search._reinforce import ReinforceSampler
 from nas.search._strategies import STRATEGIES, StrategyFactory, make_sampler, register_strategy, strategies
 from nas.search._study import (
+    StopAfterFailures,
     best_genotypes,
     check_study,
     create_search_study,
@@ -24,6 +25,7 @@ from nas.search._study import (
     load_search_study,
     open_storage,
     search_setup,
+    settle_running_trials,
     storage_reason,
     trial_line,
 )
@@ -33,6 +35,7 @@ __all__ = [
     "ArchitectureObjective",
     "RegularizedEvolutionSampler",
     "ReinforceSampler",
+    "StopAfterFailures",
     "StrategyFactory",
     "best_genotypes",
     "check_study",
@@ -44,6 +47,7 @@ __all__ = [
     "open_storage",
     "register_strategy",
     "search_setup",
+    "settle_running_trials",
     "storage_reason",
     "strategies",
     "trial_line",

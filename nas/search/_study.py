@@ -49,7 +49,11 @@ def open_storage(url: str, grace_seconds: float = GRACE_SECONDS, retry_stale: bo
     """
     shown = display_url(url)
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot open study storage {shown}: cannot make its folder {folder}: {error.strerror}") from None
     for attempt in range(CREATE_ATTEMPTS):
         try:
             with warnings.catch_warnings():
@@ -85,17 +89,39 @@ def storage_reason(error: BaseException, url: str) -> str:
 
 def fail_stale_trials(study: optuna.Study, say: Callable[[str], None]) -> list[int]:
     """Fail, as Optuna's heartbeat does before each new trial, the running trials of workers that
-    stopped beating, and say so for each in one line (Optuna itself does it silently)."""
+    stopped beating, and say so for each in one line (Optuna itself does it silently). Called at
+    the start and after every trial, so that Optuna's own pass before the next one finds nothing
+    left to fail silently."""
     running = {t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
     if not running:
         return []
     with warnings.catch_warnings():  # experimental in Optuna, used on purpose
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    failed = sorted(t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)) if t.number in running)
+    failed = [
+        trial.number
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+        if trial.number in running and "reason" not in trial.user_attrs  # a live worker failed it meanwhile, saying why
+    ]
+    retried = getattr(study._storage, "get_heartbeat_stale_trial_callback", lambda: None)() is not None
+    then = "its architecture is queued again" if retried else "its stored trainings are reused"
     for number in failed:
-        say(f"trial {number} was left running by a worker that stopped (no heartbeat): failed; its stored trainings are reused")
+        say(f"trial {number} was left running by a worker that stopped (no heartbeat): failed; {then}")
     return failed
+
+
+class StopAfterFailures:
+    """An Optuna callback that stops the study once ``limit`` trials failed in this run: so many
+    failed trainings mean the setup is wrong (a diverging budget, a full disk), not the
+    architectures, and failed trials never count towards a number of finished trials."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.failures = limit, 0
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self.failures += trial.state == optuna.trial.TrialState.FAIL
+        if self.failures >= self.limit:
+            study.stop()
 
 
 def settle_running_trials(study: optuna.Study, say: Callable[[str], None], poll_seconds: float = 1.0) -> None:

@@ -271,7 +271,7 @@ class ResultStore:
         """Claim the training of ``genotype`` for this store's owner; None while another worker holds it.
 
         A claim that expired (by the database's clock) is taken over, and so is one whose owner
-        is provably dead (see :func:`_provably_dead`). Enter the returned claim (``with claim:``)
+        is provably dead (see :func:`provably_dead`). Enter the returned claim (``with claim:``)
         around the training: it is kept alive while it runs and released after.
         """
         key = {"arch_hash": genotype.hash(), "budget_key": result_key(budget, numerics), "dataset": dataset}
@@ -289,13 +289,18 @@ class ResultStore:
         return Claim(self, sa.and_(where, ClaimRow.owner == self.owner), genotype.hash())
 
     def release_dead_claims(self) -> int:
-        """Delete the claims that workers which stopped left behind: expired ones (by the database's
-        clock) and those whose owner is provably dead. They would be taken over when their
-        architecture came up again; deleted, they no longer read as trainings in progress. Says
-        how many in one line when there were any."""
-        owners = self._attempt(lambda session: session.scalars(sa.select(ClaimRow.owner).distinct()).all())
-        dead = [owner for owner in owners if provably_dead(owner)]
-        statement = sa.delete(ClaimRow).where(sa.or_(ClaimRow.expires_at < self._now(), ClaimRow.owner.in_(dead)))
+        """Delete the claims that workers which stopped left behind: those whose owner is provably
+        dead, and those expired (by the database's clock) for longer than a live owner could have
+        been cut off from the database (its retry period and ten claim lifetimes), whose heartbeat
+        would otherwise renew them. They would be taken over when their architecture came up again;
+        deleted, they no longer read as trainings in progress. Writes only when there is one to
+        delete (a read-only database stays usable) and says how many in one line."""
+        abandoned = ClaimRow.expires_at < self._now() - (self.retry_seconds + 10 * self.claim_seconds)
+        rows = self._attempt(lambda session: session.execute(sa.select(ClaimRow.owner, abandoned)).all())
+        dead = sorted({owner for owner, _ in rows if provably_dead(owner)})
+        if not dead and not any(expired for _, expired in rows):
+            return 0
+        statement = sa.delete(ClaimRow).where(sa.or_(abandoned, ClaimRow.owner.in_(dead)))
         released = self._attempt(lambda session: session.execute(statement).rowcount)
         if released:
             self._say(f"released {released} claim(s) left by workers that stopped; their architectures are trained when next asked for")
