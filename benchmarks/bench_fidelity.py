@@ -14,15 +14,19 @@ the issue is mean |difference| <= 1.5 points and Spearman(ours, task5) >= 0.7 (t
 task1-vs-task5 agreement is 0.79).
 
 The trainings, two single-thread workers sharing one store (SQLite here; a postgresql:// URL works
-the same), in the background; either can be killed and restarted, finished results stay:
+the same), in the background; either can be killed and restarted: finished results stay, and a
+training that was running resumes from its last epoch's checkpoint. Results measured in an earlier
+session come in with ``nas import`` first:
 
+    .venv/bin/python -m nas import benchmarks/results/fidelity_bpe1_store.csv --storage sqlite:///runs/fidelity.db
     head -25 ../shared/reference/zheng2020/ground_truth.csv > runs/fidelity_archs.csv
     for worker in 1 2; do
-      OMP_NUM_THREADS=1 nohup python -m nas estimate --archs runs/fidelity_archs.csv --budget bpe1 \\
-          --set evaluation=test-best --threads 1 --device cpu --quiet \\
+      OMP_NUM_THREADS=1 nohup .venv/bin/python -m nas estimate --archs runs/fidelity_archs.csv --budget bpe1 \\
+          --set evaluation=test-best --threads 1 --device cpu --quiet --checkpoint-dir runs/fidelity-checkpoints \\
           --data ../shared/data/cifar10-jpeg.zip --storage sqlite:///runs/fidelity.db > runs/fidelity-$worker.log 2>&1 &
     done
-    python benchmarks/bench_fidelity.py --storage sqlite:///runs/fidelity.db   # any time: the table so far
+    .venv/bin/python benchmarks/bench_fidelity.py --storage sqlite:///runs/fidelity.db   # any time: the table so far
+    .venv/bin/python -m nas export --storage sqlite:///runs/fidelity.db --out benchmarks/results/fidelity_bpe1_store.csv
 """
 
 from __future__ import annotations

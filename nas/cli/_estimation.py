@@ -110,6 +110,7 @@ def _estimate(args: argparse.Namespace) -> None:
             retry_failed=args.retry_failed,
             workers=args.workers,
             threads=threads,
+            checkpoint_dir=args.checkpoint_dir,
         )
     results = per_seed[budget.seed]
     failed = sum(result.status != "ok" for runs in per_seed.values() for result in runs.values())
@@ -275,6 +276,11 @@ def register(command: Commands) -> None:
         default=1,
         help="train each architecture under this many seeds (the budget's seed and the next ones); the table gives "
         "the per-architecture means, seed-to-seed Spearman and, when --archs has an accuracy column, r_s of the means",
+    )
+    sub.add_argument(
+        "--checkpoint-dir",
+        help="save each training's state every epoch under this folder, so that a killed run resumes the training "
+        "it was in from its last epoch (default: none; a killed training starts again)",
     )
 
     sub = command("export", _export, "write every stored result (keys, code version and arithmetic intact) to a CSV file")

@@ -166,7 +166,8 @@ def _search(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from nas._progress import Progress
-    from nas.estimation._final import evaluate_final, final_checkpoint, on_test_split
+    from nas.estimation._estimate import training_checkpoint
+    from nas.estimation._final import evaluate_final, on_test_split
     from nas.store import ResultStore
     from nas.space._genotype import parse_genotype
 
@@ -190,7 +191,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     rows, lines = [], []
     with Progress(len(candidates), "evaluate", quiet=args.quiet) as progress:
         for trial, genotype in candidates:
-            checkpoint = final_checkpoint(args.checkpoint_dir, genotype, budget, dataset, device)
+            checkpoint = training_checkpoint(args.checkpoint_dir, genotype, budget, dataset, device)
             if 0 < (done := checkpoint.epochs_done()) < budget.epochs:
                 print(f"{genotype.hash()}: resuming from epoch {done} of {budget.epochs} ({checkpoint.folder})", file=sys.stderr)
             result = evaluate_final(

@@ -3,7 +3,7 @@ correlation. The data they train on is :mod:`nas.data`; where results are kept, 
 
 from nas.estimation._budget import PRESETS, Budget, preset
 from nas.estimation._correlation import Correlation, SpearmanDifference, correlate, spearman_difference
-from nas.estimation._estimate import dataset_key, estimate, get_or_train
+from nas.estimation._estimate import dataset_key, estimate, get_or_train, training_checkpoint
 from nas.estimation._final import evaluate_final
 from nas.estimation._proxies import PROXIES, Estimator, ProxyError, ProxyResult, estimators, register_estimator, score
 from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded
@@ -34,4 +34,5 @@ __all__ = [
     "score",
     "spearman_difference",
     "train",
+    "training_checkpoint",
 ]

@@ -9,11 +9,13 @@ worker is taken over once it expires.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
@@ -23,7 +25,7 @@ from nas._progress import Progress
 from nas.estimation._budget import Budget
 from nas.store import Checkpoint
 from nas.data import Dataset
-from nas.store import ResultStore
+from nas.store import ResultStore, result_key
 from nas.estimation._tables import Architecture
 from nas.estimation._trainer import SPLIT_SEED, VALID_SIZE, EpochHook, TrainResult, default_device, numerics, train
 from nas.space._genotype import Genotype
@@ -38,6 +40,15 @@ OnResult = Callable[[Architecture, TrainResult, bool], None]
 def dataset_key(dataset: Dataset) -> str:
     """The dataset's identity in the result store, including how its validation split is drawn."""
     return f"{dataset.name}|valid={VALID_SIZE}|split={SPLIT_SEED}"
+
+
+def training_checkpoint(
+    root: str | os.PathLike, genotype: Genotype, budget: Budget, dataset: Dataset, device: torch.device
+) -> Checkpoint:
+    """The per-epoch checkpoint of one training under ``root``: a folder per architecture, one
+    below it per budget, arithmetic and data, so that no two trainings share one."""
+    key = f"{result_key(budget, numerics(budget, device))}|{dataset_key(dataset)}"
+    return Checkpoint(Path(root) / genotype.hash() / hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
 def threads_per_worker(workers: int) -> int:
@@ -57,6 +68,7 @@ def estimate(
     retry_failed: bool = False,
     workers: int = 1,
     threads: int | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> dict[str, TrainResult]:
     """Results of every architecture under ``budget``, training only those the store lacks.
 
@@ -65,7 +77,9 @@ def estimate(
     architectures (see the module docstring). ``retry_failed`` first forgets the stored failures
     of these architectures, so they are trained again. ``workers`` > 1 trains that many
     architectures side by side in as many processes, each with ``threads`` torch threads
-    (default: :func:`threads_per_worker`).
+    (default: :func:`threads_per_worker`). With ``checkpoint_dir``, every training saves its state
+    each epoch there (:func:`training_checkpoint`), and one that was killed resumes from its last
+    finished epoch instead of from scratch: on CPU it ends as an uninterrupted one.
     """
     if workers < 1:
         raise NasError(f"--workers must be >= 1, got {workers}")
@@ -81,9 +95,10 @@ def estimate(
                 bar.step(_describe(architecture.name, result, trained))
 
             # Training bars only on a terminal: in a log they are a line of fragments per update.
-            _run(architectures, budget, dataset, store, device, record, bar.write, progress=progress and not bar.plain)
+            _run(architectures, budget, dataset, store, device, record, bar.write, progress=progress and not bar.plain,
+                 checkpoint_dir=checkpoint_dir)  # fmt: skip
             return results
-        return _run_in_processes(architectures, budget, dataset, store, device, workers, threads, bar)
+        return _run_in_processes(architectures, budget, dataset, store, device, workers, threads, bar, checkpoint_dir)
 
 
 def get_or_train(
@@ -129,7 +144,7 @@ def get_or_train(
         lambda text: print(text, file=sys.stderr) if progress else None,
         progress=progress,
         on_epoch=on_epoch,
-        checkpoint=checkpoint,
+        single_checkpoint=checkpoint,
     )
     return results[0]
 
@@ -146,11 +161,13 @@ def _run(
     progress: bool,
     poll_seconds: float = POLL_SECONDS,
     on_epoch: EpochHook | None = None,
-    checkpoint: Checkpoint | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    single_checkpoint: Checkpoint | None = None,
 ) -> None:
     """One worker's pass: every architecture's stored result, its own training under a claim, or,
     for those claimed by other workers, their results once they are stored (or their claims
-    expired and are taken over)."""
+    expired and are taken over). Trainings checkpoint under ``checkpoint_dir``, or (one
+    architecture) into ``single_checkpoint``."""
     key, arithmetic = dataset_key(dataset), numerics(budget, device)
     pending, waited = list(architectures), 0
     while pending:
@@ -166,6 +183,9 @@ def _run(
                 with claim:
                     result = store.get(architecture.genotype, budget, key, arithmetic)  # stored meanwhile?
                     if result is None:
+                        checkpoint = single_checkpoint
+                        if checkpoint_dir is not None:
+                            checkpoint = training_checkpoint(checkpoint_dir, architecture.genotype, budget, dataset, device)
                         result = train(
                             architecture.genotype,
                             budget,
@@ -201,6 +221,7 @@ def _run_in_processes(
     workers: int,
     threads: int | None,
     bar: Progress,
+    checkpoint_dir: str | os.PathLike | None,
 ) -> dict[str, TrainResult]:
     """:func:`_run` in ``workers`` spawned processes on one store; they report their results here.
 
@@ -211,7 +232,7 @@ def _run_in_processes(
     context = mp.get_context("spawn")
     messages = context.Queue()
     threads = threads or threads_per_worker(workers)
-    arguments = (list(architectures), budget, dataset, store.url, store.claim_seconds, str(device), threads, messages)
+    arguments = (list(architectures), budget, dataset, store.url, store.claim_seconds, str(device), threads, messages, checkpoint_dir)
     processes = [context.Process(target=_worker, args=arguments, name=f"nas-worker-{index}") for index in range(workers)]
     for process in processes:
         process.start()
@@ -251,6 +272,7 @@ def _worker(
     device: str,
     threads: int,
     messages,
+    checkpoint_dir: str | os.PathLike | None,
 ) -> None:
     """One process of :func:`_run_in_processes`: its share of threads, its own store handle and claims.
 
@@ -267,7 +289,7 @@ def _worker(
         def note(text: str) -> None:
             messages.put(("note", f"worker {os.getpid()}: {text}"))
 
-        _run(architectures, budget, dataset, store, torch.device(device), report, note, progress=False)
+        _run(architectures, budget, dataset, store, torch.device(device), report, note, progress=False, checkpoint_dir=checkpoint_dir)
     except KeyboardInterrupt:
         pass  # the parent was interrupted too and reports it
     except Exception as error:

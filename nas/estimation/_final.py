@@ -9,18 +9,15 @@ validation results of the search.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 
 import torch
 
 from nas.estimation._budget import Budget
-from nas.store import Checkpoint
 from nas.data import Dataset
-from nas.estimation._estimate import dataset_key, get_or_train
-from nas.store import ResultStore, result_key
-from nas.estimation._trainer import TrainResult, default_device, numerics
+from nas.estimation._estimate import get_or_train, training_checkpoint
+from nas.store import ResultStore
+from nas.estimation._trainer import TrainResult, default_device
 from nas.space._genotype import Genotype
 
 DEFAULT_CHECKPOINT_DIR = "runs/checkpoints"
@@ -29,14 +26,6 @@ DEFAULT_CHECKPOINT_DIR = "runs/checkpoints"
 def on_test_split(budget: Budget) -> Budget:
     """``budget`` measured on the test split: a ``valid-last`` evaluation becomes ``test-last``."""
     return budget if budget.evaluation.startswith("test") else budget.replace(evaluation="test-last")
-
-
-def final_checkpoint(
-    root: str | os.PathLike, genotype: Genotype, budget: Budget, dataset: Dataset, device: torch.device
-) -> Checkpoint:
-    """The checkpoint of this training: one folder per architecture, one below it per budget and data."""
-    key = f"{result_key(budget, numerics(budget, device))}|{dataset_key(dataset)}"
-    return Checkpoint(Path(root) / genotype.hash() / hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
 def evaluate_final(
@@ -53,5 +42,5 @@ def evaluate_final(
     from its checkpoint, or trained from scratch, in that order of preference."""
     budget = on_test_split(budget)
     device = torch.device(device) if device is not None else default_device()
-    checkpoint = final_checkpoint(checkpoint_dir, genotype, budget, dataset, device)
+    checkpoint = training_checkpoint(checkpoint_dir, genotype, budget, dataset, device)
     return get_or_train(genotype, budget, dataset, store, device=device, progress=progress, checkpoint=checkpoint)
