@@ -9,6 +9,8 @@ from _cli import run_json, run_nas
 from nas import DARTS_V2, Budget, load_dataset
 from nas.estimation import PROXIES, estimators, register_estimator, score
 from nas.search import STRATEGIES, make_sampler, register_strategy, strategies
+from nas.estimation import _proxies
+from nas.search import _strategies
 
 TINY = Budget(epochs=1, batch_size=32, lr=0.05, layers=3, channels=4, image_size=16)
 TINY_SET = ["--budget", "bpe1", "--set", "epochs=1", "layers=3", "channels=4", "batch_size=32", "image_size=16",
@@ -23,6 +25,13 @@ PLUGIN = textwrap.dedent(
     register_strategy("quasi-random", lambda seed: optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False))
     """
 )
+
+
+@pytest.fixture(autouse=True)
+def _registries_restored(monkeypatch):
+    """A test's registrations end with it, so the suite can run twice in one process."""
+    monkeypatch.setattr(_strategies, "_factories", dict(_strategies._factories))
+    monkeypatch.setattr(_proxies, "_estimators", dict(_proxies._estimators))
 
 
 def test_a_registered_strategy_is_made_by_make_sampler():

@@ -41,7 +41,6 @@ _FIGURES = {
 }
 
 
-
 _ROW_LABELS = {
     "trial": "trial",
     "setting": "setting",

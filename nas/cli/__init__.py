@@ -73,6 +73,8 @@ def _import_plugins(modules: Sequence[str]) -> None:
             importlib.import_module(module)
         except ImportError as error:
             raise NasError(f"cannot import plugin {module!r}: {error}") from None
+        except ValueError as error:  # a name the plugin registers is taken
+            raise NasError(f"plugin {module!r}: {error}") from None
 
 
 __all__ = ["main"]

@@ -53,7 +53,7 @@ def _search(args: argparse.Namespace) -> int:
     from nas.oneshot._supernet import check_supernet_budget
     from nas.search._objective import ArchitectureObjective
     from nas.search._strategies import make_sampler
-    from nas.search import complete_trials
+    from nas.search import TrialSeededSampler, complete_trials
     from nas.search._study import (
         StopAfterFailures,
         check_study,
@@ -90,12 +90,15 @@ def _search(args: argparse.Namespace) -> int:
         raise NasError(f"--heartbeat-grace must be > 0, got {args.heartbeat_grace}")
     storage = open_storage(args.storage, args.heartbeat_grace)
     existing = check_study(storage, name, setup)
-    # Evolution and REINFORCE seed each draw by (seed, trial number): resumed, they go on as one
-    # uninterrupted run. Optuna's RandomSampler draws one sequence per process, which a resumed run or
-    # a second worker would replay: offset its seed by the trials already there.
-    trial_seeded = args.strategy in ("evolution", "reinforce")
-    seed = None if args.seed is None else args.seed + (0 if trial_seeded else existing)
-    sampler = optuna.samplers.RandomSampler(seed) if darts else make_sampler(args.strategy, seed)
+    # A trial-seeded sampler (evolution, REINFORCE, a plugin's) draws by (seed, trial number): resumed,
+    # it goes on as one uninterrupted run. Any other (Optuna's RandomSampler) draws one sequence per
+    # process, which a resumed run or a second worker would replay: offset its seed by the trials there.
+    if darts:
+        sampler = optuna.samplers.RandomSampler(None if args.seed is None else args.seed + existing)
+    else:
+        sampler = make_sampler(args.strategy, args.seed)
+        if args.seed is not None and existing and not isinstance(sampler, TrialSeededSampler):
+            sampler = make_sampler(args.strategy, args.seed + existing)
     study = create_search_study(storage, name, setup, sampler, pruner)
     # Per-trial lines say enough; a training bar only on a terminal.
     bars = not args.quiet and sys.stderr.isatty()

@@ -36,3 +36,16 @@ __all__ = [
     "train",
     "training_checkpoint",
 ]
+
+# Where these lived before nas.data and nas.store: still importable from here, with a warning.
+_MOVED = {"DataError": "nas.data", "Dataset": "nas.data", "load_dataset": "nas.data", "ResultStore": "nas.store"}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    import warnings
+
+    warnings.warn(f"nas.estimation.{name} moved to {_MOVED[name]}.{name}", DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module(_MOVED[name]), name)

@@ -23,9 +23,8 @@ import torch
 from nas._errors import NasError
 from nas._progress import Progress
 from nas.estimation._budget import Budget
-from nas.store import Checkpoint
 from nas.data import Dataset
-from nas.store import ResultStore, result_key
+from nas.store import Checkpoint, ResultStore, result_key
 from nas.estimation._tables import Architecture
 from nas.estimation._trainer import SPLIT_SEED, VALID_SIZE, EpochHook, TrainResult, default_device, numerics, train
 from nas.space._genotype import Genotype

@@ -11,7 +11,7 @@ Strategies are named: :func:`make_sampler` makes the sampler of a name that
 same way), and ``nas search --plugin MODULE --strategy NAME`` reaches one a user's module registers.
 """
 
-from nas.search._base import complete_trials
+from nas.search._base import TrialSeededSampler, complete_trials
 from nas.search._evolution import RegularizedEvolutionSampler
 from nas.search._objective import ArchitectureObjective
 from nas.search._reinforce import ReinforceSampler
@@ -37,6 +37,7 @@ __all__ = [
     "ReinforceSampler",
     "StopAfterFailures",
     "StrategyFactory",
+    "TrialSeededSampler",
     "best_genotypes",
     "check_study",
     "complete_trials",

@@ -108,8 +108,9 @@ class TrialSeededSampler(BaseSampler, abc.ABC):
 
 
 def complete_trials(study: Study) -> list[FrozenTrial]:
-    """The study's complete trials in trial-number order, the order every worker agrees on."""
-    trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+    """The study's complete trials in trial-number order, the order every worker agrees on, read
+    fresh from the storage (Optuna's per-thread trial cache is refreshed only by ask and tell)."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     return sorted(trials, key=lambda trial: trial.number)
 
 

@@ -31,7 +31,7 @@ def register_strategy(name: str, factory: StrategyFactory) -> None:
     """Make ``factory`` the strategy ``name`` of :func:`make_sampler` and ``nas search --strategy``.
 
     ``factory(seed)`` returns an Optuna sampler; it should draw the same trials from the same seed,
-    so that a resumed search goes on as an uninterrupted one (see :class:`~nas.search._base.TrialSeededSampler`).
+    so that a resumed search goes on as an uninterrupted one (a :class:`~nas.search.TrialSeededSampler` does: ``nas search`` then passes the same seed on resume).
     A name taken already, or ``darts``, is refused with a :class:`ValueError`: a strategy's name is
     part of a study's default name, so it must keep meaning one sampler.
     """

@@ -96,7 +96,6 @@ def keys_of_any_version(budget: Budget) -> list[str]:
     return keys + [result_key(budget, kind, version) for version in range(2, CODE_VERSION + 1) for kind in NUMERICS]
 
 
-
 def current_keys(budget: Budget) -> list[str]:
     """The keys of this code version under ``budget``, in every arithmetic."""
     return [result_key(budget, kind) for kind in NUMERICS]
