@@ -18,8 +18,8 @@ from ._callbacks import required_trials
 from ._callbacks import StopWhenAllFixed
 from ._history import pruning_history
 from ._history import PruningDecision
-from ._sampler import MIPSampler
 from ._rounds import derive_seed
+from ._sampler import MIPSampler
 from ._visualization import plot_importance_history
 
 
