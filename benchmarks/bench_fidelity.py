@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     if stored.skipped:
         lines.append(f"skipped in the store: {stored.skipped_text()}")
     text = "\n".join(lines)
-    (args.out / "fidelity_bpe1_task5.txt").write_text(text + "\n")
+    # The file says how it was made: the commands of this module's docstring.
+    commands = __doc__.split("come in with ``nas import`` first:", 1)[1].strip("\n")
+    (args.out / "fidelity_bpe1_task5.txt").write_text(f"{text}\n\nmade by:\n{commands}\n")
     print(text)
 
 
