@@ -203,7 +203,11 @@ def _decode_images(source: Source, members: Sequence[str]) -> torch.Tensor:
     first = _decode(_read_member(source, members[0]), members[0], source.path)
     height, width = first.shape[:2]
     out = np.empty((len(members), height, width, 3), dtype=np.uint8)
-    progress = tqdm(members, desc=f"decoding {source.path.name}", unit="img", file=sys.stderr)
+    # A bar on a terminal; in a log (its carriage returns pile up there) one line says what takes a while.
+    terminal = sys.stderr.isatty()
+    if not terminal:
+        print(f"decoding {source.path.name}: {len(members)} images, once (then cached)", file=sys.stderr, flush=True)
+    progress = tqdm(members, desc=f"decoding {source.path.name}", unit="img", file=sys.stderr, disable=not terminal)
     for i, member in enumerate(progress):
         out[i] = _decode(_read_member(source, member), member, source.path, (width, height))
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
