@@ -51,16 +51,17 @@ def _search(args: argparse.Namespace) -> int:
     from nas.oneshot._objective import DartsObjective
     from nas.estimation._budget import refuse_test_split
     from nas.oneshot._supernet import check_supernet_budget
-    from nas.search._objective import ArchitectureObjective
-    from nas.search._strategies import make_sampler
-    from nas.search import TrialSeededSampler, complete_trials
-    from nas.search._study import (
+    from nas.search import (
+        ArchitectureObjective,
         StopAfterFailures,
+        TrialSeededSampler,
         check_study,
+        complete_trials,
         create_search_study,
+        fail_stale_trials,
+        make_sampler,
         open_storage,
         search_setup,
-        fail_stale_trials,
         settle_running_trials,
         trial_line,
     )

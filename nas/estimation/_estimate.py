@@ -110,16 +110,18 @@ def get_or_train(
     progress: bool = True,
     retry_failed: bool = False,
     on_epoch: EpochHook | None = None,
-    checkpoint: Checkpoint | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
     on_trained: Callable[[TrainResult], None] | None = None,
 ) -> TrainResult:
     """The stored result of ``genotype`` under ``budget``, or a new training, stored at once
-    (waiting, when another worker is training it, for its result). ``on_trained`` sees the result
-    when this call trained it (not when it was stored).
+    (waiting, when another worker is training it, for its result), checkpointed each epoch under
+    ``checkpoint_dir`` when given (see :func:`estimate`). ``on_trained`` sees the result when this
+    call trained it (not when it was stored).
 
     A training stopped by ``on_epoch`` (a pruned trial) raises through and stores nothing."""
     device = torch.device(device) if device is not None else default_device()
     if store is None:
+        checkpoint = None if checkpoint_dir is None else training_checkpoint(checkpoint_dir, genotype, budget, dataset, device)
         result = train(genotype, budget, dataset, device=device, progress=progress, on_epoch=on_epoch, checkpoint=checkpoint)
         if on_trained is not None:
             on_trained(result)
@@ -143,7 +145,7 @@ def get_or_train(
         lambda text: print(text, file=sys.stderr) if progress else None,
         progress=progress,
         on_epoch=on_epoch,
-        single_checkpoint=checkpoint,
+        checkpoint_dir=checkpoint_dir,
     )
     return results[0]
 
@@ -161,12 +163,10 @@ def _run(
     poll_seconds: float = POLL_SECONDS,
     on_epoch: EpochHook | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
-    single_checkpoint: Checkpoint | None = None,
 ) -> None:
     """One worker's pass: every architecture's stored result, its own training under a claim, or,
     for those claimed by other workers, their results once they are stored (or their claims
-    expired and are taken over). Trainings checkpoint under ``checkpoint_dir``, or (one
-    architecture) into ``single_checkpoint``."""
+    expired and are taken over). Trainings checkpoint under ``checkpoint_dir`` when given."""
     key, arithmetic = dataset_key(dataset), numerics(budget, device)
     pending, waited = list(architectures), 0
     while pending:
@@ -182,9 +182,9 @@ def _run(
                 with claim:
                     result = store.get(architecture.genotype, budget, key, arithmetic)  # stored meanwhile?
                     if result is None:
-                        checkpoint = single_checkpoint
-                        if checkpoint_dir is not None:
-                            checkpoint = training_checkpoint(checkpoint_dir, architecture.genotype, budget, dataset, device)
+                        checkpoint = None if checkpoint_dir is None else training_checkpoint(
+                            checkpoint_dir, architecture.genotype, budget, dataset, device
+                        )
                         result = train(
                             architecture.genotype,
                             budget,

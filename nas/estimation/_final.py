@@ -15,7 +15,7 @@ import torch
 
 from nas.estimation._budget import Budget
 from nas.data import Dataset
-from nas.estimation._estimate import get_or_train, training_checkpoint
+from nas.estimation._estimate import get_or_train
 from nas.store import ResultStore
 from nas.estimation._trainer import TrainResult, default_device
 from nas.space._genotype import Genotype
@@ -42,5 +42,4 @@ def evaluate_final(
     from its checkpoint, or trained from scratch, in that order of preference."""
     budget = on_test_split(budget)
     device = torch.device(device) if device is not None else default_device()
-    checkpoint = training_checkpoint(checkpoint_dir, genotype, budget, dataset, device)
-    return get_or_train(genotype, budget, dataset, store, device=device, progress=progress, checkpoint=checkpoint)
+    return get_or_train(genotype, budget, dataset, store, device=device, progress=progress, checkpoint_dir=checkpoint_dir)
