@@ -9,6 +9,7 @@ import pytest
 from _cli import REFERENCE, run_json, run_nas
 from nas import DARTS_V2, PRESETS, ResultStore, TrainResult, parse_genotype, sample_genotype
 from nas.store import budget_identity
+from nas.store._schema import result_values
 
 pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="../shared reference data absent")
 
@@ -26,12 +27,13 @@ def _fill(url):
         if index == 24:
             result = TrainResult("failed", None, 1.0, 1, 1, float("nan"), 1, "non-finite training loss (nan) in epoch 1")
         else:
-            result = TrainResult("ok", float(row["accuracy"]) / 100 + noise.gauss(0, 0.01), 1.5, 10**6, 10**5, 0.25, 10)
+            accuracy = float(row["accuracy"]) / 100 + noise.gauss(0, 0.01)
+            result = TrainResult("ok", accuracy, 1.5, 10**6, 10**5, 0.25, 2, curve=((0.5, accuracy / 3), (0.25, accuracy)))
         store.put(parse_genotype(row["genotype"]), PRESETS["bpe1"], "d|split", "cpu-fp32", result)
     old = TrainResult("ok", 0.1, 1.0, 1, 1, 1.0, 1)
     version_1_key = json.dumps(budget_identity(PRESETS["bpe1"]), sort_keys=True)  # version 1 keyed by the plain budget
     store._insert({"arch_hash": "0" * 32, "budget_key": version_1_key, "dataset": "d|split", "genotype": rows[0]["genotype"],
-                   **old.to_dict()})  # fmt: skip
+                   **result_values(old)})  # fmt: skip
     return store
 
 

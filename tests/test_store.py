@@ -12,6 +12,7 @@ import pytest
 
 from nas import DARTS_V2, PRESETS, ResultStore, StoreError, TrainResult, sample_genotype
 from nas.store import result_key
+from nas.store._schema import result_values
 
 RESULT = TrainResult("ok", 0.5, 1.0, 100, 10, 0.7, 3, None, "cpu")
 
@@ -276,7 +277,7 @@ def test_worker_identities_are_unique_per_store():
 
 def _record(genotype, **changes):
     return {"arch_hash": genotype.hash(), "budget_key": result_key(PRESETS["bpe1"], "cpu-fp32"), "dataset": "d",
-            "genotype": genotype.to_str(), **RESULT.to_dict(), **changes}  # fmt: skip
+            "genotype": genotype.to_str(), **result_values(RESULT), **changes}  # fmt: skip
 
 
 def test_spooled_results_survive_a_cut_line_a_failing_record_and_an_earlier_crash(tmp_path):

@@ -35,6 +35,7 @@ def test_divergence_is_a_failed_result_not_a_crash(synthetic):
     result = train(DARTS_V2, TINY.replace(lr=1e12, grad_clip=1e30), synthetic, device="cpu", progress=False)
     assert result.status == "failed" and result.accuracy is None
     assert "non-finite" in result.reason and "epoch 1" in result.reason
+    assert len(result.curve) == 1 and result.curve[0][1] is None  # the failed epoch's loss, no accuracy
 
 
 def test_auxiliary_head_and_drop_path_train(synthetic):
@@ -62,6 +63,9 @@ def test_epoch_hook_sees_each_epoch_and_test_evaluations_pick_last_or_best(synth
     assert [epoch for epoch, _ in seen] == [1, 2, 3]
     accuracies = [accuracy for _, accuracy in seen]
     assert last.accuracy == accuracies[-1] and best.accuracy == max(accuracies)
+    # The learning curve is what the epochs saw: the hook's accuracies, and the last loss at its end.
+    assert [accuracy for _, accuracy in last.curve] == accuracies and last.curve[-1][0] == last.loss
+    assert best.curve == last.curve
     # Measuring every epoch changes nothing: the same run without a hook ends the same.
     again = train(DARTS_V2, budget, synthetic, device="cpu", progress=False)
     assert dataclasses.replace(again, seconds=0) == dataclasses.replace(last, seconds=0)
@@ -88,7 +92,8 @@ def test_checkpointed_training_resumes_to_the_uninterrupted_result(synthetic, tm
     assert checkpoint.epochs_done() == 2
     resumed = train(genotype, budget, synthetic, device="cpu", progress=False, checkpoint=checkpoint)
     assert checkpoint.epochs_done() == 4
-    assert (resumed.accuracy, resumed.loss) == (uninterrupted.accuracy, uninterrupted.loss)
+    assert (resumed.accuracy, resumed.loss, resumed.curve) == (uninterrupted.accuracy, uninterrupted.loss, uninterrupted.curve)
+    assert len(resumed.curve) == 4  # the epochs before the interruption come from the checkpoint
     restarted = train(genotype, budget.replace(seed=1), synthetic, device="cpu", progress=False)
     assert restarted.loss != uninterrupted.loss  # the comparison above can tell runs apart
 

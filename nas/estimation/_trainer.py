@@ -165,8 +165,9 @@ def train(
     """Train ``genotype`` under ``budget`` on ``dataset`` and return its held-out accuracy.
 
     Which images are held out and which epoch counts follow ``budget.evaluation``. The held-out
-    images are measured after every epoch only when something needs it (``on_epoch``, or a
-    ``*-best`` evaluation); measuring changes no state, so it does not change the result.
+    images are measured after every epoch, for the result's learning curve (``TrainResult.curve``,
+    read by learning-curve estimators); measuring changes no state, so it does not change the result,
+    and it costs a forward pass over the held-out images, a few percent of an epoch.
 
     ``progress`` shows a bar when stderr is a terminal and otherwise (a log, a notebook) a line
     per epoch, since a bar's carriage returns pile up there.
@@ -197,15 +198,16 @@ def train(
     # (scheduler stepped at each epoch's start, which then gave epoch e the rate of e).
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(step.optimizer, budget.epochs)
     stateful = {"model": model, "optimizer": step.optimizer, "scheduler": scheduler, "scaler": step.scaler}
-    # What a resumed run needs besides the modules: the last loss, the best accuracy, the time spent.
-    run: dict[str, Any] = {"loss": None, "best": None, "seconds": 0.0}
+    # What a resumed run needs besides the modules: the last loss, the best accuracy, the time spent,
+    # the curve so far (a checkpoint of an older version has none: its curve starts where it resumed).
+    run: dict[str, Any] = {"loss": None, "best": None, "seconds": 0.0, "curve": []}
     done = 0
     saved = checkpoint.load(map_location=device) if checkpoint is not None else None
     if saved is not None:
         done, state = saved
         for name, module in stateful.items():
             module.load_state_dict(state[name])
-        run = state["run"]
+        run = {"curve": [], **state["run"]}
         train_loader.epoch = done
     keep_best = budget.evaluation.endswith("best")
     last_accuracy: float | None = None
@@ -238,14 +240,14 @@ def train(
             bar.set_postfix(epoch=epoch + 1, loss=f"{run['loss']:.3f}")
             if not math.isfinite(run["loss"]):
                 reason = f"non-finite training loss ({run['loss']}) in epoch {epoch + 1}"
-                return TrainResult("failed", None, seconds(), flops, params, run["loss"], epoch + 1, reason, device.type)
-            if on_epoch is not None or keep_best:
-                last_accuracy = evaluate(model, held_out_loader, budget, device)
-                run["best"] = last_accuracy if run["best"] is None else max(run["best"], last_accuracy)
+                curve = tuple(run["curve"]) + ((run["loss"], None),)
+                return TrainResult("failed", None, seconds(), flops, params, run["loss"], epoch + 1, reason, device.type, curve)
+            last_accuracy = evaluate(model, held_out_loader, budget, device)
+            run["best"] = last_accuracy if run["best"] is None else max(run["best"], last_accuracy)
+            run["curve"].append((run["loss"], last_accuracy))
             if log_epochs:
-                shown = "" if last_accuracy is None else f" | held-out accuracy {last_accuracy:.4f}"
                 left = (time.perf_counter() - started) / (epoch + 1 - done) * (budget.epochs - epoch - 1)
-                print(f"train epoch {epoch + 1}/{budget.epochs} | loss {run['loss']:.3f}{shown} | "
+                print(f"train epoch {epoch + 1}/{budget.epochs} | loss {run['loss']:.3f} | held-out accuracy {last_accuracy:.4f} | "
                       f"elapsed {format_seconds(seconds())} | left ~{format_seconds(left)}", file=sys.stderr, flush=True)  # fmt: skip
             if checkpoint is not None:
                 state = {name: module.state_dict() for name, module in stateful.items()}
@@ -256,7 +258,7 @@ def train(
         accuracy = run["best"]
     else:
         accuracy = last_accuracy if last_accuracy is not None else evaluate(model, held_out_loader, budget, device)
-    return TrainResult("ok", accuracy, seconds(), flops, params, run["loss"], budget.epochs, None, device.type)
+    return TrainResult("ok", accuracy, seconds(), flops, params, run["loss"], budget.epochs, None, device.type, tuple(run["curve"]))
 
 
 class TrainingStep:

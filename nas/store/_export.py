@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import csv
 import datetime
+import json
 import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from nas._errors import StoreError
-from nas.store._schema import RESULT_FIELDS, ResultRow, parse_key
+from nas.store._schema import ADDED_COLUMNS, RESULT_FIELDS, ResultRow, parse_key
 
 EXPORT_COLUMNS = ["arch_hash", "budget_key", "dataset", "genotype", *RESULT_FIELDS, "created_at"]
-
+# Exports written before results had learning curves: still read (their results have no curve).
+_EXPORT_COLUMNS_BEFORE_CURVES = [column for column in EXPORT_COLUMNS if column not in ADDED_COLUMNS]
 
 
 def write_export(rows: Sequence[ResultRow], path: str | os.PathLike) -> None:
@@ -46,7 +48,7 @@ def read_export(path: str | os.PathLike) -> list[dict[str, object]]:
     try:
         with open(path, newline="") as handle:
             reader = csv.DictReader(handle)
-            if reader.fieldnames != EXPORT_COLUMNS:
+            if reader.fieldnames not in (EXPORT_COLUMNS, _EXPORT_COLUMNS_BEFORE_CURVES):
                 raise StoreError(f"{path} is not a result export: its columns must be {','.join(EXPORT_COLUMNS)}")
             records = []
             for row in reader:
@@ -61,7 +63,7 @@ def read_export(path: str | os.PathLike) -> list[dict[str, object]]:
 
 def _parse_export_row(row: dict[str, str | None]) -> dict[str, object]:
     if None in row or any(value is None for value in row.values()):
-        raise ValueError(f"expected {len(EXPORT_COLUMNS)} fields")
+        raise ValueError(f"expected {len(row)} fields")
     text = {key: value for key, value in row.items()}
     parse_key(text["budget_key"])  # a key of any code version parses
     if text["status"] not in ("ok", "failed"):
@@ -81,5 +83,16 @@ def _parse_export_row(row: dict[str, str | None]) -> dict[str, object]:
         "epochs": int(text["epochs"]),
         "reason": optional(text["reason"], str),
         "device": text["device"],
+        "curve": _curve(text.get("curve", "")),
         "created_at": datetime.datetime.fromisoformat(text["created_at"]),
     }
+
+
+def _curve(text: str) -> str | None:
+    """The stored JSON of a curve column, checked to be per-epoch ``[loss, accuracy or null]`` pairs."""
+    if text == "":
+        return None
+    points = json.loads(text)
+    if not isinstance(points, list) or not all(isinstance(p, list) and len(p) == 2 and all(v is None or isinstance(v, (int, float)) for v in p) for p in points):
+        raise ValueError("curve must be a JSON list of [training loss, held-out accuracy] pairs")
+    return text

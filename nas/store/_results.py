@@ -43,7 +43,6 @@ from nas.store._claims import Claim, provably_dead, worker_identity
 from nas.store._connection import Unreachable, Watchdog, create_engine, default_spool_dir, spool_identity
 from nas.store._export import read_export, write_export
 from nas.store._schema import (
-    RESULT_FIELDS,
     Base,
     ClaimRow,
     ResultRow,
@@ -51,6 +50,9 @@ from nas.store._schema import (
     keys_of_any_version,
     parse_key,
     result_key,
+    result_values,
+    stored_result,
+    upgrade_columns,
 )
 from nas.store._spool import append_to_spool, read_spool_file, take_spool_files
 
@@ -121,10 +123,11 @@ class ResultStore:
             inspector = sa.inspect(self._engine)
             if not all(inspector.has_table(table) for table in Base.metadata.tables):
                 raise
+        upgrade_columns(self._engine)
 
     def get(self, genotype: Genotype, budget: Budget, dataset: str, numerics: str) -> TrainResult | None:
         row = self._attempt(lambda session: session.scalars(self._select(genotype, result_key(budget, numerics), dataset)).first())
-        return None if row is None else TrainResult(**{name: getattr(row, name) for name in RESULT_FIELDS})
+        return None if row is None else stored_result(row)
 
     def put(self, genotype: Genotype, budget: Budget, dataset: str, numerics: str, result: TrainResult) -> None:
         """Store ``result`` unless another worker stored one for the same key first.
@@ -138,7 +141,7 @@ class ResultStore:
             "budget_key": result_key(budget, numerics),
             "dataset": dataset,
             "genotype": genotype.to_str(),
-            **result.to_dict(),
+            **result_values(result),
         }
         try:
             self._insert(record)

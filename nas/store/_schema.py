@@ -42,6 +42,8 @@ class ResultRow(Base):
     epochs: Mapped[int]
     reason: Mapped[str | None] = mapped_column(sa.Text)
     device: Mapped[str] = mapped_column(sa.String(16))
+    # JSON of TrainResult.curve; NULL for results stored before curves were (see ``upgrade_columns``).
+    curve: Mapped[str | None] = mapped_column(sa.Text, default=None)
     created_at: Mapped[datetime.datetime] = mapped_column(default=lambda: datetime.datetime.now(datetime.timezone.utc))
 
 
@@ -60,6 +62,39 @@ class ClaimRow(Base):
 
 
 RESULT_FIELDS = [field.name for field in fields(TrainResult)]
+ADDED_COLUMNS = {"curve": "TEXT"}
+"""Result columns added after stores were made: an older store gets them (NULL) when opened."""
+
+
+def upgrade_columns(engine: sa.Engine) -> None:
+    """Add :data:`ADDED_COLUMNS` that the store's ``nas_results`` lacks. Workers opening an old store
+    together may race to add one; whoever loses finds it there."""
+    for column, kind in ADDED_COLUMNS.items():
+        if column in _columns(engine):
+            continue
+        try:
+            with engine.begin() as connection:
+                connection.execute(sa.text(f"ALTER TABLE {ResultRow.__tablename__} ADD COLUMN {column} {kind}"))
+        except sa.exc.DBAPIError:
+            if column not in _columns(engine):
+                raise
+
+
+def _columns(engine: sa.Engine) -> set[str]:
+    return {column["name"] for column in sa.inspect(engine).get_columns(ResultRow.__tablename__)}
+
+
+def result_values(result: TrainResult) -> dict[str, object]:
+    """``result`` as the row's columns (the curve as JSON, NULL when it has none)."""
+    return {**result.to_dict(), "curve": json.dumps(result.curve) if result.curve else None}
+
+
+def stored_result(values: dict[str, object] | ResultRow) -> TrainResult:
+    """The TrainResult of a row or of :func:`result_values`'s dict."""
+    get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
+    curve = get("curve")
+    points = tuple((float(loss), None if accuracy is None else float(accuracy)) for loss, accuracy in json.loads(curve)) if curve else ()
+    return TrainResult(**{name: get(name) for name in RESULT_FIELDS if name != "curve"}, curve=points)
 
 
 # Budget fields added after results of this code version were stored: at their default they leave

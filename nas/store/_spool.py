@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Callable
 
 from nas.store._claims import pid_exists
-from nas.store._schema import RESULT_FIELDS
+from nas.store._schema import ADDED_COLUMNS, RESULT_FIELDS
 
 SPOOL_FIELDS = ["arch_hash", "budget_key", "dataset", "genotype", *RESULT_FIELDS]
+# Lines spooled by a version before learning curves lack the curve: they are results all the same.
+_ACCEPTED_FIELDS = (set(SPOOL_FIELDS), set(SPOOL_FIELDS) - set(ADDED_COLUMNS))
 
 
 def take_spool_files(spool: Path) -> list[Path]:
@@ -39,7 +41,7 @@ def read_spool_file(path: Path, spool: Path, say: Callable[[str], None]) -> list
         for line in path.read_text(errors="replace").splitlines():
             try:
                 record = json.loads(line)
-                if not isinstance(record, dict) or set(record) != set(SPOOL_FIELDS):
+                if not isinstance(record, dict) or set(record) not in _ACCEPTED_FIELDS:
                     raise ValueError
             except ValueError:
                 if line.strip():
