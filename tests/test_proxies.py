@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from nas import DARTS_V2, Budget, Genotype, NasError, load_dataset, parse_genotype, sample_genotype
-from nas.estimation import PROXIES, ProxyError, score
+from nas.estimation import PROXIES, EstimatorError, score
 from nas.estimation._proxies import naswot_kernel
 
 TINY = Budget(epochs=1, batch_size=16, lr=0.05, layers=3, channels=4, image_size=16)
@@ -82,7 +82,9 @@ def test_jacob_cov_peaks_when_input_gradients_are_uncorrelated(synthetic):
 
 
 def test_bad_arguments_are_one_line_errors(synthetic):
-    with pytest.raises(ProxyError, match="unknown proxy 'zen'.*known: params"):
-        score(DARTS_V2, "zen", TINY, synthetic, device="cpu")
+    with pytest.raises(EstimatorError, match="unknown proxy estimator 'no_such_proxy' .known: params"):
+        score(DARTS_V2, "no_such_proxy", TINY, synthetic, device="cpu")
+    with pytest.raises(EstimatorError, match="'sotl' is a curve estimator, not a proxy"):
+        score(DARTS_V2, "sotl", TINY, synthetic, device="cpu")
     with pytest.raises(NasError, match=r"batches must be in 1\.\.3"):
         score(DARTS_V2, "snip", TINY, synthetic, batches=4, device="cpu")

@@ -37,7 +37,10 @@ def _pruner(name: str, epochs: int):
 
 
 def _default_study_name(strategy: str, args: argparse.Namespace, setup: dict) -> str:
-    digest = hashlib.sha256(json.dumps([setup["budget"], setup["dataset"]], sort_keys=True).encode()).hexdigest()
+    # What a setup adds beyond strategy, budget and dataset (an estimator, DARTS's genotype epoch)
+    # changes the digest, so that searches differing only there do not collide on one name.
+    extra = [setup[key] for key in ("estimator", "darts_genotype") if key in setup]
+    digest = hashlib.sha256(json.dumps([setup["budget"], setup["dataset"], *extra], sort_keys=True).encode()).hexdigest()
     return f"{strategy}-{args.budget}-{digest[:8]}"
 
 
@@ -50,6 +53,7 @@ def _search(args: argparse.Namespace) -> int:
     from nas.oneshot._darts import check_genotype_epoch, check_order
     from nas.oneshot._objective import DartsObjective
     from nas.estimation._budget import refuse_test_split
+    from nas.estimation._registry import estimator_kind
     from nas.oneshot._supernet import check_supernet_budget
     from nas.search import (
         ArchitectureObjective,
@@ -69,6 +73,10 @@ def _search(args: argparse.Namespace) -> int:
     darts = args.strategy == "darts"  # one DARTS search per trial; its seed and order are the trial's parameters
     if not darts:
         make_sampler(args.strategy)  # every input is checked before a study or a result is written
+    if args.estimator is not None:
+        if darts:
+            raise NasError("--estimator applies to the sampler strategies; a DARTS trial's value is its supernet's accuracy")
+        estimator_kind(args.estimator)
     budget = budget_from_args(args)
     refuse_test_split(budget, "an architecture search")
     if darts:
@@ -83,7 +91,7 @@ def _search(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     dataset = load_data(args)
     make_splits(dataset, budget)
-    setup = search_setup(args.strategy, budget, dataset)
+    setup = search_setup(args.strategy, budget, dataset, estimator=args.estimator, darts_genotype=args.darts_genotype if darts else "last")
     name = args.study_name or _default_study_name(args.strategy, args, setup)
     if len(name) > MAX_STUDY_NAME:
         raise NasError(f"--study-name {safe_name(name)!r} has {len(name)} characters; a storage holds at most {MAX_STUDY_NAME}")
@@ -108,7 +116,7 @@ def _search(args: argparse.Namespace) -> int:
             budget, dataset, checkpoint_dir=args.checkpoint_dir, order=args.order, genotype_epoch=args.darts_genotype, device=device, progress=bars
         )
     else:
-        objective = ArchitectureObjective(budget, dataset, ResultStore(args.storage), device=device, progress=bars)
+        objective = ArchitectureObjective(budget, dataset, ResultStore(args.storage), device=device, progress=bars, estimator=args.estimator)
     # --trials counts finished trials, complete or pruned: a pruner that prunes most would otherwise never let it end.
     finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
@@ -162,7 +170,7 @@ def _search(args: argparse.Namespace) -> int:
     emit(
         args,
         summary,
-        f"{finished()} trials finished, {len(trials)} complete; best trial {best.number}: accuracy {best.value:.4f}, "
+        f"{finished()} trials finished, {len(trials)} complete; best trial {best.number}: {args.estimator or 'accuracy'} {best.value:.4f}, "
         f"{best.user_attrs['params'] / 1e6:.3f} M params, hash {best.user_attrs['hash']}\n{best.user_attrs['genotype']}",
     )
     return 0
@@ -239,6 +247,11 @@ def register(command: Commands) -> None:
         type=float,
         default=GRACE_SECONDS,
         help="seconds without a heartbeat after which a trial is failed as its worker's death (and its architecture retried)",
+    )
+    sub.add_argument(
+        "--estimator",
+        help="the trials' value: a zero-cost proxy (scored untrained at the budget's size) or a learning-curve estimator "
+        "(of the budget's training) that nas.estimation knows or a --plugin registers; default: the budget's held-out accuracy",
     )
     sub.add_argument("--pruner", default="none", help=f"stop poor trainings early: {', '.join(PRUNERS)} (default none)")
     sub.add_argument("--order", type=int, help="darts only: 1 (first order) or 2 (second order); default: a trial parameter")

@@ -1,29 +1,36 @@
-"""Performance estimation: a budget, the trainer, the final evaluation, zero-cost proxies and rank
-correlation. The data they train on is :mod:`nas.data`; where results are kept, :mod:`nas.store`."""
+"""Performance estimation: a budget, the trainer, the final evaluation, the estimators (zero-cost
+proxies, learning-curve estimators; :func:`register_estimator` adds one) and rank correlation. The data they train on is :mod:`nas.data`; where results are kept, :mod:`nas.store`."""
 
 from nas.estimation._budget import PRESETS, Budget, preset
 from nas.estimation._correlation import Correlation, SpearmanDifference, correlate, spearman_difference
 from nas.estimation._estimate import dataset_key, estimate, get_or_train, training_checkpoint
 from nas.estimation._final import evaluate_final
-from nas.estimation._proxies import PROXIES, Estimator, ProxyError, ProxyResult, estimators, register_estimator, score
+from nas.estimation._curves import CURVE_ESTIMATORS, curve_score
+from nas.estimation._proxies import PROXIES, Estimator, ProxyError, ProxyResult, score
+from nas.estimation._registry import KINDS, EstimatorError, estimator_kind, estimators, register_estimator
 from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded
 from nas.estimation._trainer import TrainResult, train
 
 __all__ = [
+    "CURVE_ESTIMATORS",
+    "KINDS",
     "PRESETS",
     "PROXIES",
     "Architecture",
     "Budget",
     "Correlation",
     "Estimator",
+    "EstimatorError",
     "ProxyError",
     "ProxyResult",
     "SpearmanDifference",
     "TableError",
     "TrainResult",
     "correlate",
+    "curve_score",
     "dataset_key",
     "estimate",
+    "estimator_kind",
     "estimators",
     "evaluate_final",
     "get_or_train",

@@ -36,6 +36,7 @@ from torch import nn
 
 from nas._errors import NasError
 from nas.estimation._budget import Budget
+from nas.estimation._registry import estimators, lookup, register_estimator
 from nas.data import Dataset
 from nas.estimation._trainer import build_network, default_device, make_splits, training_batches
 from nas.space._genotype import Genotype
@@ -148,24 +149,6 @@ def _naswot(model: Network, batches: Batches) -> float:
 Estimator = Callable[[Network, Batches], float]
 """Scores an untrained network (seeded, fp32, no auxiliary head) from a few training batches."""
 
-_estimators: dict[str, Estimator] = {}
-
-
-def register_estimator(name: str, estimator: Estimator) -> None:
-    """Make ``estimator`` the proxy ``name`` of :func:`score` (higher should predict better).
-
-    The built-in proxies register themselves the same way. A name taken already is refused with a
-    :class:`ValueError`, so that a score's name keeps meaning one definition.
-    """
-    if name in _estimators:
-        raise ValueError(f"estimator {name!r} is taken (known: {', '.join(_estimators)})")
-    _estimators[name] = estimator
-
-
-def estimators() -> tuple[str, ...]:
-    """The proxies :func:`score` knows: the built-in ones (:data:`PROXIES`), then those registered."""
-    return tuple(_estimators)
-
 
 register_estimator("params", _params)
 register_estimator("flops", _flops)
@@ -174,7 +157,7 @@ register_estimator("snip", _snip)
 register_estimator("synflow", _synflow)
 register_estimator("jacob_cov", _jacob_cov)
 register_estimator("naswot", _naswot)
-PROXIES: tuple[str, ...] = estimators()
+PROXIES: tuple[str, ...] = estimators("proxy")
 """The built-in zero-cost proxies."""
 
 
@@ -198,18 +181,17 @@ def score(
     seed: int | None = None,
     device: torch.device | str | None = None,
 ) -> ProxyResult:
-    """Score ``genotype`` with ``proxy`` (one of :func:`estimators`) at ``budget``'s network size.
+    """Score ``genotype`` with ``proxy`` (one of ``estimators("proxy")``) at ``budget``'s network size.
 
     ``seed`` (default: the budget's) seeds the initialisation and the batches; ``batches`` is how many
     of the budget's training batches the data-dependent proxies average over.
     """
-    if proxy not in _estimators:
-        raise ProxyError(f"unknown proxy {proxy!r} (known: {', '.join(estimators())})")
+    estimator = lookup(proxy, "proxy")
     device = torch.device(device) if device is not None else default_device()
     seed = budget.seed if seed is None else seed
     data = proxy_batches(budget, dataset, batches=batches, seed=seed, device=device)
     started = time.perf_counter()
     torch.manual_seed(seed)
     model = build_network(genotype, budget.replace(auxiliary_weight=0.0, precision="fp32"), dataset.num_classes, device)
-    value = _estimators[proxy](model, data)
+    value = estimator(model, data)
     return ProxyResult(proxy, float(value), time.perf_counter() - started)

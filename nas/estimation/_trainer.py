@@ -142,9 +142,17 @@ def network_flops(genotype: Genotype, budget: Budget, num_classes: int) -> int:
 
 @functools.lru_cache(maxsize=4096)
 def _network_flops(genotype: Genotype, network: str, layers: int, channels: int, image_size: int, num_classes: int) -> int:
+    return count_flops(_meta_network(genotype, network, layers, channels, num_classes), image_size)
+
+
+def network_params(genotype: Genotype, budget: Budget, num_classes: int) -> int:
+    """Parameters of the budget's network (no auxiliary head), without building its weights."""
+    return count_parameters(_meta_network(genotype, budget.network, budget.layers, budget.channels, num_classes))
+
+
+def _meta_network(genotype: Genotype, network: str, layers: int, channels: int, num_classes: int) -> Network:
     with torch.device("meta"):
-        model = DARTS_SPACE.to_network(genotype, network=network, channels=channels, layers=layers, num_classes=num_classes)
-    return count_flops(model, image_size)
+        return DARTS_SPACE.to_network(genotype, network=network, channels=channels, layers=layers, num_classes=num_classes)
 
 
 EpochHook = Callable[[int, float], None]

@@ -1,4 +1,5 @@
-"""The objective of architecture search: an architecture's accuracy after training under a budget."""
+"""The objective of architecture search: an architecture's accuracy after training under a budget,
+or what a named estimator predicts of it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from nas.estimation._budget import Budget, refuse_test_split
 from nas.data import Dataset
 from nas.estimation._estimate import get_or_train
 from nas.store import ResultStore
-from nas.estimation._trainer import TrainResult
+from nas.estimation._curves import curve_score
+from nas.estimation._proxies import score
+from nas.estimation._registry import estimator_kind
+from nas.estimation._trainer import TrainResult, network_flops, network_params
 from nas.space import DARTS_SPACE, DartsSpace
+from nas.space._genotype import Genotype
 
 
 class ArchitectureObjective:
@@ -29,6 +34,11 @@ class ArchitectureObjective:
     attributes, where optuna-dashboard shows them and the final evaluation reads them.
     :attr:`space` suggests the architecture (a subclass may narrow its operations); the trainer and
     the store take genotypes, so it is a :class:`~nas.space.DartsSpace`.
+
+    With ``estimator`` (a name :func:`nas.estimation.estimators` knows, a user's registered one
+    too), the trial's value is that estimator's instead: a zero-cost proxy scores the untrained
+    network at the budget's size (no training, nothing stored); a learning-curve estimator reads the
+    stored training's curve, whose accuracy stays in the ``accuracy`` attribute.
     """
 
     space: DartsSpace = DARTS_SPACE
@@ -41,15 +51,19 @@ class ArchitectureObjective:
         *,
         device: torch.device | str | None = None,
         progress: bool = False,
+        estimator: str | None = None,
     ) -> None:
         refuse_test_split(budget, "an architecture search")
         self.budget, self.dataset, self.store = budget, dataset, store
         self.device, self.progress = device, progress
+        self.estimator, self.kind = estimator, None if estimator is None else estimator_kind(estimator)
 
     def __call__(self, trial: optuna.Trial) -> float:
         genotype = self.space.suggest(trial)
         trial.set_user_attr("genotype", self.space.encode(genotype))
         trial.set_user_attr("hash", genotype.hash())
+        if self.kind == "proxy":
+            return self._proxy(trial, genotype)
 
         def report(epoch: int, accuracy: float) -> None:
             trial.report(accuracy, epoch)
@@ -74,4 +88,16 @@ class ArchitectureObjective:
         if result.status != "ok":
             trial.set_user_attr("reason", result.reason)
             return math.nan
-        return result.accuracy
+        if self.estimator is None:
+            return result.accuracy
+        trial.set_user_attr("accuracy", result.accuracy)
+        return curve_score(self.estimator, result)
+
+    def _proxy(self, trial: optuna.Trial, genotype: Genotype) -> float:
+        assert self.estimator is not None
+        proxied = score(genotype, self.estimator, self.budget, self.dataset, device=self.device)
+        trial.set_user_attr("params", network_params(genotype, self.budget, self.dataset.num_classes))
+        trial.set_user_attr("flops", network_flops(genotype, self.budget, self.dataset.num_classes))
+        trial.set_user_attr("seconds", proxied.seconds)
+        trial.set_user_attr("reused", False)
+        return proxied.score

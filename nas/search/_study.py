@@ -32,9 +32,20 @@ CREATE_ATTEMPTS = 3
 SETUP_WAIT_SECONDS = 30  # how long a worker waits for another one to finish recording a new study's setup
 
 
-def search_setup(strategy: str, budget: Budget, dataset: Dataset) -> dict[str, Any]:
-    """What identifies an architecture search: stored on the study, compared on every reopening."""
-    return {"kind": KIND, "strategy": strategy, "budget": budget.to_dict(), "dataset": dataset_key(dataset)}
+def search_setup(
+    strategy: str, budget: Budget, dataset: Dataset, *, estimator: str | None = None, darts_genotype: str = "last"
+) -> dict[str, Any]:
+    """What identifies an architecture search: stored on the study, compared on every reopening.
+
+    The objective's ``estimator`` (None: the budget's accuracy) and DARTS's choice of epoch for the
+    genotype are part of it only when not the default, so that studies made before they could be
+    chosen keep their identity."""
+    setup = {"kind": KIND, "strategy": strategy, "budget": budget.to_dict(), "dataset": dataset_key(dataset)}
+    if estimator is not None:
+        setup["estimator"] = estimator
+    if darts_genotype != "last":
+        setup["darts_genotype"] = darts_genotype
+    return setup
 
 
 def open_storage(url: str, grace_seconds: float = GRACE_SECONDS, retry_stale: bool = True) -> optuna.storages.RDBStorage:
@@ -152,7 +163,7 @@ def trial_line(trial: optuna.trial.FrozenTrial, study: optuna.Study) -> str:
     failed (why), the evolution parent it mutated, if any, and the study's best so far."""
     state = trial.state
     if state == optuna.trial.TrialState.COMPLETE:
-        outcome = f"completed, accuracy {trial.value:.4f}" + (" (stored result)" if trial.user_attrs.get("reused") else "")
+        outcome = f"completed, {study.user_attrs.get('estimator', 'accuracy')} {trial.value:.4f}" + (" (stored result)" if trial.user_attrs.get("reused") else "")
     elif state == optuna.trial.TrialState.PRUNED:
         outcome = "pruned before its first epoch" if trial.last_step is None else f"pruned after epoch {trial.last_step}"
     else:
