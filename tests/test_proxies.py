@@ -82,7 +82,7 @@ def test_jacob_cov_peaks_when_input_gradients_are_uncorrelated(synthetic):
 
 
 def test_bad_arguments_are_one_line_errors(synthetic):
-    with pytest.raises(ProxyError, match="unknown proxy 'zen'.*known: params"):
-        score(DARTS_V2, "zen", TINY, synthetic, device="cpu")
+    with pytest.raises(ProxyError, match="unknown proxy 'zen_v2'.*known: params"):
+        score(DARTS_V2, "zen_v2", TINY, synthetic, device="cpu")
     with pytest.raises(NasError, match=r"batches must be in 1\.\.3"):
         score(DARTS_V2, "snip", TINY, synthetic, batches=4, device="cpu")
