@@ -24,10 +24,9 @@ class ArchitectureObjective:
     """Suggest a genotype, train it under ``budget`` through ``store``, return its held-out accuracy.
 
     An architecture already trained under the budget costs nothing: its stored result answers. When
-    the study has a pruner (not :class:`optuna.pruners.NopPruner`), a new training measures and
-    reports the held-out accuracy of each epoch (``trial.report``), so the pruner can stop it early;
-    a pruned training is not stored, since its accuracy is not the budget's. Without one, only the
-    last epoch is measured (the result is the same; measuring changes no state).
+    the study has a pruner (not :class:`optuna.pruners.NopPruner`), a new training reports the
+    held-out accuracy of each epoch (``trial.report``), so the pruner can stop it early; a pruned
+    training is not stored, since its accuracy is not the budget's.
     A training that diverges fails the trial (the objective returns NaN) with its ``reason``.
 
     The genotype's text and hash, its parameters, FLOPs and training seconds are kept as user
