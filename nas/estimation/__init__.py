@@ -1,36 +1,57 @@
-"""Performance estimation: a budget, the trainer, the final evaluation, zero-cost proxies and rank
-correlation. The data they train on is :mod:`nas.data`; where results are kept, :mod:`nas.store`."""
+"""Performance estimation: a budget, the trainer, the final evaluation, zero-cost proxies, model-based
+predictors and rank correlation. The data they train on is :mod:`nas.data`; where results are kept, :mod:`nas.store`."""
 
 from nas.estimation._budget import PRESETS, Budget, preset
-from nas.estimation._correlation import Correlation, SpearmanDifference, correlate, spearman_difference
+from nas.estimation._correlation import Correlation, SpearmanDifference, correlate, precision_at_k, spearman_difference
 from nas.estimation._estimate import dataset_key, estimate, get_or_train, training_checkpoint
 from nas.estimation._final import evaluate_final
+from nas.estimation._predictors import (
+    ENCODING_LENGTH,
+    PREDICTORS,
+    CrossValidated,
+    PredictorError,
+    cross_validated,
+    encode,
+    predictor,
+    predictors,
+    register_predictor,
+)
 from nas.estimation._proxies import PROXIES, Estimator, ProxyError, ProxyResult, estimators, register_estimator, score
 from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded
 from nas.estimation._trainer import TrainResult, train
 
 __all__ = [
+    "ENCODING_LENGTH",
+    "PREDICTORS",
     "PRESETS",
     "PROXIES",
     "Architecture",
     "Budget",
     "Correlation",
+    "CrossValidated",
     "Estimator",
+    "PredictorError",
     "ProxyError",
     "ProxyResult",
     "SpearmanDifference",
     "TableError",
     "TrainResult",
     "correlate",
+    "cross_validated",
     "dataset_key",
+    "encode",
     "estimate",
     "estimators",
     "evaluate_final",
     "get_or_train",
+    "precision_at_k",
+    "predictor",
+    "predictors",
     "preset",
     "read_architectures",
     "read_recorded",
     "register_estimator",
+    "register_predictor",
     "score",
     "spearman_difference",
     "train",
