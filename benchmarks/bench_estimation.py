@@ -423,10 +423,14 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--archs", type=int, default=None, metavar="N", help="only the first N reference architectures (a quick check)")
     parser.add_argument("--data", default=str(SHARED / "data" / "cifar10-jpeg.zip"))
     parser.add_argument("--storage", default=f"sqlite:///{ROOT / 'runs' / 'estimation.db'}", help="result store of the trained budgets")
-    parser.add_argument("--budget", dest="budgets", nargs="+", default=DEFAULT_BUDGETS, metavar="'PRESET KEY=VALUE ...'", help="trained budgets to list")
-    parser.add_argument("--curve-budget", dest="curve_budgets", nargs="*", default=[TRAINED_BUDGET], metavar="'PRESET KEY=VALUE ...'", help="trained budgets whose stored curves the curve estimators read")
+    spec = "'PRESET KEY=VALUE ...'"
+    parser.add_argument("--budget", dest="budgets", nargs="+", default=DEFAULT_BUDGETS, metavar=spec, help="trained budgets to list")
+    parser.add_argument("--curve-budget", dest="curve_budgets", nargs="*", default=[TRAINED_BUDGET], metavar=spec, help="trained budgets whose curves to read")
     parser.add_argument("--numerics", default="cpu-fp32", help="arithmetic of the trained results")
-    parser.add_argument("--proxy-sizes", nargs="+", default=list(PROXY_SIZES), metavar="SIZE", help=f"network sizes of the proxies: {', '.join(PROXY_SIZES)} or 'PRESET KEY=VALUE ...'; the first is the features' size")
+    parser.add_argument(
+        "--proxy-sizes", nargs="+", default=list(PROXY_SIZES), metavar="SIZE",
+        help=f"network sizes of the proxies: {', '.join(PROXY_SIZES)} or {spec}; the model-based rows read the first",
+    )
     parser.add_argument("--proxies", nargs="+", default=None, help="default: every registered proxy")
     parser.add_argument("--predictors", nargs="*", default=None, help="default: every registered predictor")
     parser.add_argument("--recorded", nargs="*", default=list(RECORDED), help="the authors' recorded settings to list")

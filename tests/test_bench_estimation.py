@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -97,3 +98,18 @@ def test_choices_made_on_these_archs_are_marked_and_the_a_priori_pair_is_not(ben
         ("synflow @ s + naswot @ s", "pair chosen beforehand", 2.0),
         ("naswot @ s + good @ s", "best of all proxy pairs, chosen on these archs", 2.0),  # ranks as good alone
     ]
+
+
+def test_curve_rows_read_the_curve_estimators_of_results_that_have_a_curve(bench, monkeypatch):
+    """Against the interface of nas.estimation._curves: CURVE_ESTIMATORS and curve_score(name, result)."""
+    monkeypatch.setattr(bench, "CURVE_ESTIMATORS", ("last_accuracy",))
+    monkeypatch.setattr(bench, "curve_score", lambda name, result: result.curve[-1][1] if result.curve[-1][1] is not None else float("nan"))
+    results = {
+        "a": SimpleNamespace(curve=((2.0, 0.3), (1.5, 0.5)), seconds=10.0),
+        "b": SimpleNamespace(curve=((2.0, None),), seconds=30.0),  # no held-out accuracy: NaN, left out
+        "c": SimpleNamespace(curve=None, seconds=50.0),  # stored before curves were
+    }
+    features = bench.curve_features(results)
+    assert features == {"last_accuracy": {"a": 0.5}}
+    [curve] = bench.curve_rows("bpe1 epochs=3", features, results)
+    assert (curve.name, curve.kind, curve.predictions, curve.cpu_seconds) == ("last_accuracy (bpe1 epochs=3)", "curve", {"a": 0.5}, 10.0)

@@ -5,31 +5,23 @@ The features are the genotype's :func:`encode` and, optionally, any score of the
 proxies, learning-curve features), as columns beside it. A predictor is judged by
 :func:`cross_validated`: k-fold over the labelled architectures, each fold scored by a model fitted on
 the other folds only, so that no architecture is ranked by a model that saw its label.
+
+scikit-learn (and LightGBM) are imported when a model is made, not with :mod:`nas`: every command
+would otherwise pay for loading them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-from sklearn.model_selection import KFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from nas._errors import NasError
 from nas.space._genotype import CELL_INPUTS, NODES, OPERATIONS, Genotype
-
-try:  # optional: the [lightgbm] extra
-    import lightgbm
-except ImportError:
-    lightgbm = None
 
 
 class Regressor(Protocol):
@@ -111,6 +103,11 @@ def cross_validated(
     a fresh ``make_model()`` behind a :class:`~sklearn.preprocessing.StandardScaler` in one pipeline,
     fitted on the other folds' rows and labels only: the scaling too never sees the scored fold.
     """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     features, labels = np.asarray(features, dtype=float), np.asarray(labels, dtype=float)
     if features.ndim != 2 or labels.shape != (len(features),):
         raise PredictorError(f"need one row of features per label, got features {features.shape} and labels {labels.shape}")
@@ -162,27 +159,42 @@ def predictor(name: str) -> Callable[[], Regressor]:
     return _predictors[name]
 
 
+def _random_forest() -> Regressor:
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(n_estimators=300, min_samples_leaf=2, random_state=0, n_jobs=1)
+
+
+def _gradient_boosting() -> Regressor:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    return GradientBoostingRegressor(n_estimators=200, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=0)
+
+
 def _gaussian_process() -> Regressor:
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
     # On standardised features the distances between architectures are of the order of sqrt(columns):
     # the length scale starts there and is fitted, with a noise term for the labels' training noise.
     kernel = ConstantKernel(1.0) * RBF(length_scale=np.sqrt(ENCODING_LENGTH), length_scale_bounds=(1e-1, 1e4)) + WhiteKernel(1.0, (1e-3, 1e1))
     return GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=2, random_state=0)
 
 
-register_predictor("random_forest", lambda: RandomForestRegressor(n_estimators=300, min_samples_leaf=2, random_state=0, n_jobs=1))
-register_predictor(
-    "gradient_boosting",
-    lambda: GradientBoostingRegressor(n_estimators=200, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=0),
-)
-register_predictor("gaussian_process", _gaussian_process)
-if lightgbm is not None:  # ranked the reference architectures better than scikit-learn's boosting (README)
-    register_predictor(
-        "lightgbm",
-        lambda: lightgbm.LGBMRegressor(
-            n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=5, subsample=0.8, subsample_freq=1,
-            colsample_bytree=0.8, random_state=0, n_jobs=1, verbose=-1,
-        ),
+def _lightgbm() -> Regressor:
+    from lightgbm import LGBMRegressor
+
+    return LGBMRegressor(
+        n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=5, subsample=0.8, subsample_freq=1,
+        colsample_bytree=0.8, random_state=0, n_jobs=1, verbose=-1,
     )
+
+
+register_predictor("random_forest", _random_forest)
+register_predictor("gradient_boosting", _gradient_boosting)
+register_predictor("gaussian_process", _gaussian_process)
+if importlib.util.find_spec("lightgbm") is not None:  # optional (the [lightgbm] extra); ranked better than scikit-learn's boosting (README)
+    register_predictor("lightgbm", _lightgbm)
 PREDICTORS: tuple[str, ...] = predictors()
 """The built-in predictors (seeded): scikit-learn's random forest, gradient boosting and Gaussian
 process, and LightGBM's gradient boosting where the optional ``lightgbm`` package is installed."""
