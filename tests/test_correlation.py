@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from nas import correlate
+from nas.estimation import precision_at_k
 
 
 def test_perfect_and_reversed_rankings():
@@ -30,3 +31,15 @@ def test_bad_input():
         correlate([1, 2, 3], [1, 2])
     with pytest.raises(ValueError, match="at least 3"):
         correlate([1, 2], [1, 2])
+
+
+def test_precision_at_k_counts_the_true_top_k_among_the_predicted_top_k():
+    truth = np.arange(20.0)
+    assert precision_at_k(truth, truth, k=10) == 1.0
+    assert precision_at_k(truth, -truth, k=10) == 0.0
+    predicted = truth.copy()
+    predicted[[19, 0]] = predicted[[0, 19]]  # the best ranked last, the worst first
+    assert precision_at_k(truth, predicted, k=10) == 0.9
+    assert precision_at_k(truth, np.zeros(20), k=5) == 0.0  # ties: the earliest five, the worst ones
+    with pytest.raises(ValueError, match="k must be in 1..20"):
+        precision_at_k(truth, truth, k=21)

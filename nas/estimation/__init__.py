@@ -1,11 +1,24 @@
 """Performance estimation: a budget, the trainer, the final evaluation, the estimators (zero-cost
-proxies, learning-curve estimators; :func:`register_estimator` adds one) and rank correlation. The data they train on is :mod:`nas.data`; where results are kept, :mod:`nas.store`."""
+proxies and learning-curve estimators, :func:`register_estimator`; model-based predictors,
+:func:`register_predictor`) and rank correlation. The data they train on is :mod:`nas.data`; where
+results are kept, :mod:`nas.store`."""
 
 from nas.estimation._budget import PRESETS, Budget, preset
-from nas.estimation._correlation import Correlation, SpearmanDifference, correlate, spearman_difference
+from nas.estimation._correlation import Correlation, SpearmanDifference, correlate, precision_at_k, spearman_difference
+from nas.estimation._curves import CURVE_ESTIMATORS, curve_score
 from nas.estimation._estimate import dataset_key, estimate, get_or_train, training_checkpoint
 from nas.estimation._final import evaluate_final
-from nas.estimation._curves import CURVE_ESTIMATORS, curve_score
+from nas.estimation._predictors import (
+    ENCODING_LENGTH,
+    PREDICTORS,
+    CrossValidated,
+    PredictorError,
+    cross_validated,
+    encode,
+    predictor,
+    predictors,
+    register_predictor,
+)
 from nas.estimation._proxies import PROXIES, Estimator, ProxyError, ProxyResult, score
 from nas.estimation._registry import KINDS, EstimatorError, estimator_kind, estimators, register_estimator
 from nas.estimation._tables import Architecture, TableError, read_architectures, read_recorded
@@ -13,14 +26,18 @@ from nas.estimation._trainer import TrainResult, train
 
 __all__ = [
     "CURVE_ESTIMATORS",
+    "ENCODING_LENGTH",
     "KINDS",
+    "PREDICTORS",
     "PRESETS",
     "PROXIES",
     "Architecture",
     "Budget",
     "Correlation",
+    "CrossValidated",
     "Estimator",
     "EstimatorError",
+    "PredictorError",
     "ProxyError",
     "ProxyResult",
     "SpearmanDifference",
@@ -28,16 +45,22 @@ __all__ = [
     "TrainResult",
     "correlate",
     "curve_score",
+    "cross_validated",
     "dataset_key",
+    "encode",
     "estimate",
     "estimator_kind",
     "estimators",
     "evaluate_final",
     "get_or_train",
+    "precision_at_k",
+    "predictor",
+    "predictors",
     "preset",
     "read_architectures",
     "read_recorded",
     "register_estimator",
+    "register_predictor",
     "score",
     "spearman_difference",
     "train",

@@ -49,6 +49,23 @@ def correlate(
     )
 
 
+def precision_at_k(full: Sequence[float], predicted: Sequence[float], k: int = 10) -> float:
+    """The share of the ``k`` truly best architectures (highest ``full``) among the ``k`` that
+    ``predicted`` ranks best: what a search that keeps an estimator's top ``k`` would find.
+
+    r_s weighs every architecture alike; a search cares about the top. Ties are broken by position
+    in the lists (the earlier architecture first), so the result is deterministic.
+    """
+    x = np.asarray(full, dtype=float)
+    y = np.asarray(predicted, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"need two equally long lists of accuracies, got {x.shape} and {y.shape}")
+    if not 1 <= k <= len(x):
+        raise ValueError(f"k must be in 1..{len(x)} (the architectures), got {k}")
+    best, chosen = (set(np.argsort(-values, kind="stable")[:k]) for values in (x, y))
+    return len(best & chosen) / k
+
+
 @dataclass(frozen=True)
 class SpearmanDifference:
     """``delta`` = r_s(full, first) - r_s(full, second) over the same architectures, with its 95 %
