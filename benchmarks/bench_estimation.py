@@ -436,7 +436,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     args.predictors = list(predictors()) if args.predictors is None else args.predictors
     unknown = sorted(set(args.proxies) - set(estimators("proxy"))) + sorted(set(args.predictors) - set(predictors()))
     if unknown:
-        parser.error(f"unknown proxies or predictors: {', '.join(unknown)} (known: {', '.join([*estimators("proxy"), *predictors()])})")
+        parser.error(f"unknown proxies or predictors: {', '.join(unknown)} (known: {', '.join([*estimators('proxy'), *predictors()])})")
     return args
 
 
