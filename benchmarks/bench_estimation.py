@@ -7,8 +7,9 @@ tau, precision@10 (the share of the true top 10 among the estimator's top 10), t
 
 * proxy: every zero-cost proxy that ``nas.estimation.estimators("proxy")`` knows (the built-in ones, then any
   a ``--plugin`` registers) at each ``--proxy-sizes`` network size: ``bpe1`` (6 cells of 8 channels,
-  16-pixel images) and ``real`` (20 cells of 36 channels, 32 pixels: the network that full training
-  trains), on one batch of bpe1's 128 images, one CPU thread. Each score is cached (``--cache``, a CSV
+  16-pixel images; one batch of bpe1's 128 images) and ``real`` (20 cells of 36 channels, 32 pixels:
+  the network that full training trains; one batch of 32 images, and by default only the proxies of
+  ``--real-size-proxies``, since a gradient-based one costs 10-50 CPU-s there), one CPU thread. Each score is cached (``--cache``, a CSV
   under runs/) as soon as it is measured, so a rerun is free and an interrupted run resumes.
 * trained: each ``--budget`` read from the result store (``--storage``): the architectures trained
   so far count (n says how many); its cost is the stored wall-clock training seconds.
@@ -98,7 +99,10 @@ TOP_K = 10
 RECORDED = ("task5", "task32", "task1")
 A_PRIORI_PAIR = ("synflow", "naswot")
 # Named network sizes of --proxy-sizes; any other value is read as a budget ("PRESET KEY=VALUE ...").
-PROXY_SIZES = {"bpe1": "bpe1", "real": "bpe1 layers=20 channels=36 image_size=32"}
+PROXY_SIZES = {"bpe1": "bpe1", "real": "bpe1 layers=20 channels=36 image_size=32 batch_size=32"}
+# At the real size a gradient-based proxy costs 10-50 CPU-s per architecture (a 20-cell network, one
+# batch of 32): by default only these, the data-free and the forward-pass ones, are scored there.
+REAL_SIZE_PROXIES = ("params", "flops", "synflow", "l2_norm", "zen", "naswot", "jacob_cov", "epe_nas")
 TRAINED_BUDGET = "bpe1 epochs=3 train_fraction=0.15"
 DEFAULT_BUDGETS = [TRAINED_BUDGET, "bpe1"]
 CHOSEN = "chosen on these archs"
@@ -370,13 +374,21 @@ def row(estimator: Estimator, truth: dict[str, float]) -> dict[str, Any]:
     }
 
 
+def proxies_at(size: str, args: argparse.Namespace) -> list[str]:
+    """The proxies scored at ``size``: ``--proxies``, and at the real size only those of ``--real-size-proxies``."""
+    return [proxy for proxy in args.proxies if size != "real" or proxy in args.real_size_proxies]
+
+
 def leaderboard(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every row of the table, in the order of the module's docstring."""
     architectures = read_architectures(args.reference / "ground_truth.csv", with_accuracy=True)[: args.archs]
     truth = {arch.name: arch.accuracy for arch in architectures}
     dataset = load_dataset(args.data)
     sizes = [(size, PROXY_SIZES.get(size, size)) for size in args.proxy_sizes]
-    scores = {size: proxy_scores(architectures, args.proxies, budget_of(spec), dataset, args.cache, batches=args.batches, seed=args.seed) for size, spec in sizes}
+    scores = {
+        size: proxy_scores(architectures, proxies_at(size, args), budget_of(spec), dataset, args.cache, batches=args.batches, seed=args.seed)
+        for size, spec in sizes
+    }
     proxies = [estimator for size, found in scores.items() for estimator in proxy_rows(found, size, set(truth))]
 
     store = ResultStore(args.storage)
@@ -423,6 +435,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"network sizes of the proxies: {', '.join(PROXY_SIZES)} or {spec}; the model-based rows read the first",
     )
     parser.add_argument("--proxies", nargs="+", default=None, help="default: every registered proxy")
+    parser.add_argument(
+        "--real-size-proxies", nargs="+", default=list(REAL_SIZE_PROXIES), metavar="PROXY",
+        help=f"of those, the ones scored at the real size (default: {' '.join(REAL_SIZE_PROXIES)})",
+    )
     parser.add_argument("--predictors", nargs="*", default=None, help="default: every registered predictor")
     parser.add_argument("--recorded", nargs="*", default=list(RECORDED), help="the authors' recorded settings to list")
     parser.add_argument("--batches", type=int, default=1, help="training batches per data-dependent proxy")
