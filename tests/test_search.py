@@ -10,7 +10,7 @@ import optuna
 import pytest
 
 from _cli import ROOT, run_json, run_nas
-from nas import DARTS_V2, Budget, ResultStore, genotype_to_params, load_dataset, sample_genotype
+from nas import DARTS_V2, PRESETS, Budget, NasError, ResultStore, genotype_to_params, load_dataset, sample_genotype
 from nas.search import ArchitectureObjective
 
 TINY = Budget(epochs=2, batch_size=32, lr=0.05, layers=3, channels=4, image_size=16)
@@ -195,3 +195,18 @@ def test_two_search_workers_on_one_postgresql_study_share_it(fresh_postgres_url)
     hashes = {trial.user_attrs["hash"] for trial in complete}
     budget = Budget(epochs=1, batch_size=32, lr=0.03, layers=3, channels=4, image_size=16)
     assert ResultStore(fresh_postgres_url).count(budget) == len(hashes)  # no architecture trained twice
+
+
+def test_a_study_is_another_search_with_another_estimator_or_darts_genotype_and_old_setups_keep_their_identity(tmp_path):
+    from nas.search import check_study, create_search_study, open_storage, search_setup
+
+    data = load_dataset("synthetic:64")
+    plain = search_setup("random", PRESETS["bpe1"], data)
+    assert set(plain) == {"kind", "strategy", "budget", "dataset"}  # as studies made before these options recorded it
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}")
+    create_search_study(storage, "s", plain, optuna.samplers.RandomSampler(seed=0), optuna.pruners.NopPruner())
+    assert check_study(storage, "s", search_setup("random", PRESETS["bpe1"], data)) == 0
+    with pytest.raises(NasError, match="another estimator .None there, 'naswot' here"):
+        check_study(storage, "s", search_setup("random", PRESETS["bpe1"], data, estimator="naswot"))
+    with pytest.raises(NasError, match="another darts_genotype"):
+        check_study(storage, "s", search_setup("random", PRESETS["bpe1"], data, darts_genotype="best"))
