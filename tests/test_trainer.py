@@ -94,6 +94,15 @@ def test_checkpointed_training_resumes_to_the_uninterrupted_result(synthetic, tm
     assert checkpoint.epochs_done() == 4
     assert (resumed.accuracy, resumed.loss, resumed.curve) == (uninterrupted.accuracy, uninterrupted.loss, uninterrupted.curve)
     assert len(resumed.curve) == 4  # the epochs before the interruption come from the checkpoint
+    # A checkpoint of the version before curves: the result has no curve, not one missing epochs 1-2.
+    older = Checkpoint(tmp_path / "older")
+    with pytest.raises(_Stop):
+        train(genotype, budget, synthetic, device="cpu", progress=False, checkpoint=older, on_epoch=stop_after_two)
+    done, state = older.load()
+    del state["run"]["curve"]
+    older.save(done, state)
+    from_older = train(genotype, budget, synthetic, device="cpu", progress=False, checkpoint=older)
+    assert from_older.curve == () and from_older.accuracy == uninterrupted.accuracy
     restarted = train(genotype, budget.replace(seed=1), synthetic, device="cpu", progress=False)
     assert restarted.loss != uninterrupted.loss  # the comparison above can tell runs apart
 

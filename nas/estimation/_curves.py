@@ -14,12 +14,18 @@ held-out accuracy after it), so these cost that training and nothing more:
 * ``extrapolated``: the held-out accuracy at ten times the trained epochs predicted by the
   power law ``acc(t) = c - a * t^(-alpha)`` (the ``pow3`` curve of Domhan et al. 2015, one of the
   models of their learning-curve extrapolation) fitted by least squares to the epochs' accuracies,
-  with ``a >= 0`` and ``alpha`` in [0.25, 2] so that three points give a bounded answer; with fewer
-  than three epochs it is the last accuracy.
+  with ``c <= 1``, ``a >= 0`` and ``alpha`` in [0.25, 2] so that three points give a bounded answer;
+  with fewer than three epochs, or a fit that fails, it is the last accuracy. Domhan et al. fit the
+  first epochs of a run whose learning-rate schedule continues; a budget's cosine schedule anneals to
+  zero at its own last epoch, so the late rise it fits comes partly from the annealing: read it as a
+  feature of the curve's shape more than as a forecast.
 
-A result stored before curves were recorded has none: the accuracy estimators then fall back to
-its one stored accuracy (what it has), the loss estimators to its last loss; a result without
-either scores NaN.
+The training loss is the one the trainer minimises: with an auxiliary head (the bpe presets weigh it
+0.4) it includes that head's loss, and drop-path's noise, as the budget trains.
+
+A result stored before curves were recorded has none: it stays usable for what it has, its last
+loss (``sotl_e``); the others score it NaN, since its one accuracy may be the best epoch's (a
+``*-best`` budget) and one loss is not a sum over epochs.
 """
 
 from __future__ import annotations
@@ -38,16 +44,11 @@ ALPHA_BOUNDS = (0.25, 2.0)
 
 
 def _accuracies(result: TrainResult) -> list[float]:
-    measured = [accuracy for _, accuracy in result.curve if accuracy is not None]
-    return measured or ([] if result.accuracy is None else [result.accuracy])
-
-
-def _losses(result: TrainResult) -> list[float]:
-    return [loss for loss, _ in result.curve] or ([] if result.loss is None else [result.loss])
+    return [accuracy for _, accuracy in result.curve if accuracy is not None]
 
 
 def _last_accuracy(result: TrainResult) -> float:
-    return _accuracies(result)[-1] if _accuracies(result) else math.nan
+    return result.curve[-1][1] if result.curve and result.curve[-1][1] is not None else math.nan
 
 
 def _best_accuracy(result: TrainResult) -> float:
@@ -55,11 +56,12 @@ def _best_accuracy(result: TrainResult) -> float:
 
 
 def _sotl(result: TrainResult) -> float:
-    return -sum(_losses(result)) if _losses(result) else math.nan
+    return -sum(loss for loss, _ in result.curve) if result.curve else math.nan
 
 
 def _sotl_e(result: TrainResult) -> float:
-    return -_losses(result)[-1] if _losses(result) else math.nan
+    last = result.curve[-1][0] if result.curve else result.loss
+    return math.nan if last is None else -last
 
 
 def _pow3(t: np.ndarray, c: float, a: float, alpha: float) -> np.ndarray:
@@ -71,12 +73,15 @@ def _extrapolated(result: TrainResult) -> float:
     if len(accuracies) < 3:
         return _last_accuracy(result)
     epochs = np.arange(1, len(accuracies) + 1, dtype=float)
-    start = (accuracies[-1], max(accuracies[-1] - accuracies[0], 0.0), 1.0)
-    bounds = ([-np.inf, 0.0, ALPHA_BOUNDS[0]], [np.inf, np.inf, ALPHA_BOUNDS[1]])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optimize.OptimizeWarning)
-        (c, a, alpha), _ = optimize.curve_fit(_pow3, epochs, np.asarray(accuracies), p0=start, bounds=bounds)
-    return float(_pow3(np.array(EXTRAPOLATION_FACTOR * len(accuracies), dtype=float), c, a, alpha))
+    start = (min(accuracies[-1], 1.0), max(accuracies[-1] - accuracies[0], 0.0), 1.0)
+    bounds = ([-np.inf, 0.0, ALPHA_BOUNDS[0]], [1.0, np.inf, ALPHA_BOUNDS[1]])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optimize.OptimizeWarning)
+            (c, a, alpha), _ = optimize.curve_fit(_pow3, epochs, np.asarray(accuracies), p0=start, bounds=bounds)
+    except (RuntimeError, ValueError):  # no convergence: the curve says no more than its last point
+        return _last_accuracy(result)
+    return float(np.clip(_pow3(np.array(EXTRAPOLATION_FACTOR * len(accuracies), dtype=float), c, a, alpha), 0.0, 1.0))
 
 
 register_estimator("last_accuracy", _last_accuracy, kind="curve")

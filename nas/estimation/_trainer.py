@@ -174,8 +174,9 @@ def train(
 
     Which images are held out and which epoch counts follow ``budget.evaluation``. The held-out
     images are measured after every epoch, for the result's learning curve (``TrainResult.curve``,
-    read by learning-curve estimators); measuring changes no state, so it does not change the result,
-    and it costs a forward pass over the held-out images, a few percent of an epoch.
+    read by learning-curve estimators); measuring changes no state, so it does not change the result.
+    It costs a forward pass over the held-out images per epoch: a few percent of an epoch on all
+    45,000 training images, about a fifth on a 15 % subsample.
 
     ``progress`` shows a bar when stderr is a terminal and otherwise (a log, a notebook) a line
     per epoch, since a bar's carriage returns pile up there.
@@ -207,7 +208,8 @@ def train(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(step.optimizer, budget.epochs)
     stateful = {"model": model, "optimizer": step.optimizer, "scheduler": scheduler, "scaler": step.scaler}
     # What a resumed run needs besides the modules: the last loss, the best accuracy, the time spent,
-    # the curve so far (a checkpoint of an older version has none: its curve starts where it resumed).
+    # the curve so far (None from a checkpoint of an older version: the result then has no curve,
+    # rather than one missing its first epochs).
     run: dict[str, Any] = {"loss": None, "best": None, "seconds": 0.0, "curve": []}
     done = 0
     saved = checkpoint.load(map_location=device) if checkpoint is not None else None
@@ -215,7 +217,7 @@ def train(
         done, state = saved
         for name, module in stateful.items():
             module.load_state_dict(state[name])
-        run = {"curve": [], **state["run"]}
+        run = {"curve": None, **state["run"]}
         train_loader.epoch = done
     keep_best = budget.evaluation.endswith("best")
     last_accuracy: float | None = None
@@ -248,11 +250,12 @@ def train(
             bar.set_postfix(epoch=epoch + 1, loss=f"{run['loss']:.3f}")
             if not math.isfinite(run["loss"]):
                 reason = f"non-finite training loss ({run['loss']}) in epoch {epoch + 1}"
-                curve = tuple(run["curve"]) + ((run["loss"], None),)
+                curve = () if run["curve"] is None else (*run["curve"], (run["loss"], None))
                 return TrainResult("failed", None, seconds(), flops, params, run["loss"], epoch + 1, reason, device.type, curve)
             last_accuracy = evaluate(model, held_out_loader, budget, device)
             run["best"] = last_accuracy if run["best"] is None else max(run["best"], last_accuracy)
-            run["curve"].append((run["loss"], last_accuracy))
+            if run["curve"] is not None:
+                run["curve"].append((run["loss"], last_accuracy))
             if log_epochs:
                 left = (time.perf_counter() - started) / (epoch + 1 - done) * (budget.epochs - epoch - 1)
                 print(f"train epoch {epoch + 1}/{budget.epochs} | loss {run['loss']:.3f} | held-out accuracy {last_accuracy:.4f} | "
@@ -266,7 +269,7 @@ def train(
         accuracy = run["best"]
     else:
         accuracy = last_accuracy if last_accuracy is not None else evaluate(model, held_out_loader, budget, device)
-    return TrainResult("ok", accuracy, seconds(), flops, params, run["loss"], budget.epochs, None, device.type, tuple(run["curve"]))
+    return TrainResult("ok", accuracy, seconds(), flops, params, run["loss"], budget.epochs, None, device.type, tuple(run["curve"] or ()))
 
 
 class TrainingStep:
