@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))  # run as a script without installing the project
 import torch  # noqa: E402
 
 from nas import NasError, read_recorded_budgets  # noqa: E402
+from nas._result import CODE_VERSION  # noqa: E402
 from nas._progress import Progress  # noqa: E402
 from nas.cli import _import_plugins  # noqa: E402
 from nas.data import Dataset, load_dataset  # noqa: E402
@@ -106,6 +107,8 @@ REAL_SIZE_PROXIES = ("params", "flops", "synflow", "l2_norm", "zen", "naswot")
 TRAINED_BUDGET = "bpe1 epochs=3 train_fraction=0.15"
 DEFAULT_BUDGETS = [TRAINED_BUDGET, "bpe1"]
 CHOSEN = "chosen on these archs"
+# LightGBM was added after it ranked these architectures better than scikit-learn's boosting.
+CHOSEN_MODELS = ("lightgbm",)
 CACHE_COLUMNS = ["setting", "arch", "arch_hash", "proxy", "score", "cpu_seconds"]
 
 @dataclass
@@ -154,8 +157,9 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def proxy_setting(budget: Budget, dataset: Dataset, batches: int, seed: int) -> str:
-    """The cache key of everything that changes a proxy score besides the architecture."""
-    spec = {"budget": budget_identity(budget), "dataset": dataset_key(dataset), "batches": batches, "seed": seed}
+    """The cache key of everything that changes a proxy score besides the architecture and the proxy's
+    definition (a changed definition needs a new name, or a new cache)."""
+    spec = {"budget": budget_identity(budget), "dataset": dataset_key(dataset), "batches": batches, "seed": seed, "code_version": CODE_VERSION}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -173,7 +177,7 @@ def proxy_scores(
                     found[row["proxy"]][row["arch"]] = (float(row["score"]), float(row["cpu_seconds"]))
     missing = [(arch, proxy) for arch in architectures for proxy in proxies if arch.name not in found[proxy]]
     if not missing:
-        return found
+        return finite(found)
     score(architectures[0].genotype, "params", budget, dataset, device="cpu")  # prepares the images once, untimed
     cache.parent.mkdir(parents=True, exist_ok=True)
     new_file = not cache.exists()
@@ -190,7 +194,13 @@ def proxy_scores(
             writer.writerow(dict(setting=setting, arch=arch.name, arch_hash=arch.genotype.hash(), proxy=proxy, score=repr(result.score), cpu_seconds=f"{cpu_seconds:.4f}"))
             handle.flush()
             progress.step(f"{arch.name} {proxy}")
-    return found
+    return finite(found)
+
+
+def finite(found: dict[str, dict[str, tuple[float, float]]]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Without the non-finite scores (NaN epe_nas, -inf zen of a network that passes nothing): those
+    architectures are missing from that proxy's row (n says so) and from the models fed with it."""
+    return {proxy: {arch: value for arch, value in scored.items() if np.isfinite(value[0])} for proxy, scored in found.items()}
 
 
 def proxy_rows(scores: dict[str, dict[str, tuple[float, float]]], size: str, names: set[str]) -> list[Estimator]:
@@ -277,7 +287,7 @@ def model_rows(
                 continue
             result = cross_validated(matrix, np.array([labels[n] for n in names]), predictor(model), folds=folds, seed=seed)
             cost = features.cpu_seconds + encoding_seconds + result.cpu_seconds / len(names)
-            note = f"{folds}-fold CV; features fixed beforehand"
+            note = f"{folds}-fold CV; features fixed beforehand" + (f"; model {CHOSEN}" if model in CHOSEN_MODELS else "")
             rows.append(Estimator(name, "model-based", dict(zip(names, result.predictions)), cost, labels_used=result.labels_used, note=note))
     return rows
 
@@ -336,11 +346,14 @@ def recorded_rows(reference: Path, settings: Sequence[str]) -> list[Estimator]:
     ]
 
 
-def goal(estimator: Estimator, r_s: float) -> str:
+def goal(estimator: Estimator, r_s: float, n: int, total: int) -> str:
     """Which goal of the issue the row meets: each asks for r_s at <= 1 CPU-minute per architecture,
-    0.50 with no label, 0.60 with cross-validated labels."""
+    0.50 with no label, 0.60 with cross-validated labels, over all the architectures (a row over
+    some of them, ``n < total``, meets none: its r_s is another sample's)."""
     if estimator.cpu_seconds is None or np.isnan(r_s):
         return "n/a"
+    if n < total:
+        return "no"
     if estimator.cpu_seconds > GOAL_SECONDS:
         return "no"
     if estimator.labels_used:
@@ -369,7 +382,7 @@ def row(estimator: Estimator, truth: dict[str, float]) -> dict[str, Any]:
         "precision_at_10": precision,
         "cpu_s_per_arch": estimator.cpu_seconds,
         "gpu_h_per_arch": estimator.gpu_hours,
-        "goal": goal(estimator, r_s),
+        "goal": goal(estimator, r_s, len(names), len(truth)),
         "note": estimator.note,
     }
 

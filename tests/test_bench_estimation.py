@@ -68,7 +68,7 @@ def test_a_plugins_proxy_and_predictor_appear_in_the_table(tmp_path):
     with out.open(newline="") as handle:
         rows = {row["estimator"]: row for row in csv.DictReader(handle)}
     proxy = rows[f"weight_tensors @ {TINY_SIZE}"]
-    assert proxy["kind"] == "proxy" and proxy["n"] == "24" and proxy["labels_used"] == "0" and proxy["precision_at_10"]
+    assert proxy["kind"] == "proxy" and proxy["n"] == "24" and proxy["labels_used"] == "0" and 0 <= float(proxy["precision_at_10"]) <= 1
     for features in ("encoding", f"encoding + proxies @ {TINY_SIZE}"):
         model = rows[f"ridge on {features}"]
         assert model["kind"] == "model-based" and model["n"] == "24" and model["labels_used"] == "18"  # 3 of 4 folds
@@ -77,8 +77,8 @@ def test_a_plugins_proxy_and_predictor_appear_in_the_table(tmp_path):
 
 
 def test_goal_says_which_goal_a_row_meets(bench):
-    def meets(r_s: float, seconds: float | None, labels: int) -> str:
-        return bench.goal(bench.Estimator("e", "k", {}, seconds, labels_used=labels), r_s)
+    def meets(r_s: float, seconds: float | None, labels: int, n: int = 100) -> str:
+        return bench.goal(bench.Estimator("e", "k", {}, seconds, labels_used=labels), r_s, n, 100)
 
     assert meets(0.55, 30.0, 0) == "zero-label"
     assert meets(0.55, 30.0, 90) == "no"  # with labels the bar is 0.60
@@ -86,6 +86,7 @@ def test_goal_says_which_goal_a_row_meets(bench):
     assert meets(0.9, 61.0, 0) == "no"  # over one CPU-minute per architecture
     assert meets(0.7, None, 0) == "n/a"  # a recorded GPU budget
     assert meets(float("nan"), 1.0, 0) == "n/a"
+    assert meets(0.9, 30.0, 0, n=24) == "no"  # on 24 of the 100: another sample's r_s
 
 
 def test_choices_made_on_these_archs_are_marked_and_the_a_priori_pair_is_not(bench):

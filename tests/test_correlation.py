@@ -40,6 +40,10 @@ def test_precision_at_k_counts_the_true_top_k_among_the_predicted_top_k():
     predicted = truth.copy()
     predicted[[19, 0]] = predicted[[0, 19]]  # the best ranked last, the worst first
     assert precision_at_k(truth, predicted, k=10) == 0.9
-    assert precision_at_k(truth, np.zeros(20), k=5) == 0.0  # ties: the earliest five, the worst ones
+    assert precision_at_k(truth, np.zeros(20), k=5) == pytest.approx(0.25)  # all tied: a random five, in expectation
+    tied_at_cut = truth.copy()
+    tied_at_cut[[19, 18, 0, 1]] = 100, 50, 50, 50  # the best first, then the second best and two of the worst tie for 2 places
+    assert precision_at_k(truth, tied_at_cut, k=3) == pytest.approx((1 + 2 / 3) / 3)
+    assert precision_at_k(truth[::-1], tied_at_cut[::-1], k=3) == precision_at_k(truth, tied_at_cut, k=3)  # order-free
     with pytest.raises(ValueError, match="k must be in 1..20"):
         precision_at_k(truth, truth, k=21)

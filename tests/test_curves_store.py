@@ -5,7 +5,9 @@ import csv
 import json
 import sqlite3
 
-from nas import DARTS_V2, PRESETS, ResultStore, TrainResult, sample_genotype
+import pytest
+
+from nas import DARTS_V2, PRESETS, ResultStore, StoreError, TrainResult, sample_genotype
 from nas.store import result_key
 
 CURVE = ((2.1, 0.25), (1.7, 0.375), (1.5, 0.5))
@@ -83,3 +85,30 @@ def test_a_result_spooled_before_curves_is_stored(tmp_path):
     store = ResultStore(url, spool_dir=tmp_path)
     assert store.get(DARTS_V2, BUDGET, "d", "cpu-fp32").accuracy == RESULT.accuracy
 
+
+def test_an_old_store_that_cannot_be_written_is_one_line_naming_why(tmp_path):
+    path = tmp_path / "old.db"
+    ResultStore(f"sqlite:///{path}").put(DARTS_V2, BUDGET, "d", "cpu-fp32", RESULT)
+    with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE nas_results DROP COLUMN curve")
+    with pytest.raises(StoreError, match="predates learning curves.*readonly.*open it once where it can be written") as caught:
+        ResultStore(f"sqlite:///file:{path}?mode=ro&uri=true")
+    assert "\n" not in str(caught.value)
+    with sqlite3.connect(path) as connection:  # nothing was lost
+        assert connection.execute("SELECT count(*) FROM nas_results").fetchone() == (1,)
+
+
+@pytest.mark.postgres
+def test_workers_opening_an_old_postgresql_store_together_upgrade_it_once(fresh_postgres_url):
+    import sqlalchemy as sa
+    from concurrent.futures import ThreadPoolExecutor
+
+    ResultStore(fresh_postgres_url).put(DARTS_V2, BUDGET, "d", "cpu-fp32", RESULT)
+    engine = sa.create_engine(fresh_postgres_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE nas_results DROP COLUMN curve"))
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: ResultStore(fresh_postgres_url), range(4)))
+    assert stores[0].get(DARTS_V2, BUDGET, "d", "cpu-fp32").curve == ()
+    stores[1].put(sample_genotype(5), BUDGET, "d", "cpu-fp32", RESULT)
+    assert stores[2].get(sample_genotype(5), BUDGET, "d", "cpu-fp32").curve == CURVE

@@ -53,8 +53,10 @@ def precision_at_k(full: Sequence[float], predicted: Sequence[float], k: int = 1
     """The share of the ``k`` truly best architectures (highest ``full``) among the ``k`` that
     ``predicted`` ranks best: what a search that keeps an estimator's top ``k`` would find.
 
-    r_s weighs every architecture alike; a search cares about the top. Ties are broken by position
-    in the lists (the earlier architecture first), so the result is deterministic.
+    r_s weighs every architecture alike; a search cares about the top. Ties at the cut-off are
+    broken at random, in expectation: architectures tied at the k-th value share the places left
+    (params and FLOPs tie for genotypes that differ only in their pooling type, rank averages often),
+    so the result does not depend on the order of the lists.
     """
     x = np.asarray(full, dtype=float)
     y = np.asarray(predicted, dtype=float)
@@ -62,8 +64,14 @@ def precision_at_k(full: Sequence[float], predicted: Sequence[float], k: int = 1
         raise ValueError(f"need two equally long lists of accuracies, got {x.shape} and {y.shape}")
     if not 1 <= k <= len(x):
         raise ValueError(f"k must be in 1..{len(x)} (the architectures), got {k}")
-    best, chosen = (set(np.argsort(-values, kind="stable")[:k]) for values in (x, y))
-    return len(best & chosen) / k
+    return float(np.dot(_top_membership(x, k), _top_membership(y, k)) / k)
+
+
+def _top_membership(values: np.ndarray, k: int) -> np.ndarray:
+    """Each item's probability of being among the ``k`` highest when ties are broken at random."""
+    cut = np.sort(values)[::-1][k - 1]
+    above, tied = values > cut, values == cut
+    return above + tied * (k - above.sum()) / tied.sum()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from nas.space._genotype import Genotype
 
 
 class ArchitectureObjective:
-    """Suggest a genotype, train it under ``budget`` through ``store``, return its held-out accuracy.
+    """Suggest a genotype, train it under ``budget`` through ``store``, return its held-out accuracy
+    (or what ``estimator`` predicts of it).
 
     An architecture already trained under the budget costs nothing: its stored result answers. When
     the study has a pruner (not :class:`optuna.pruners.NopPruner`), a new training reports the

@@ -63,7 +63,7 @@ def read_export(path: str | os.PathLike) -> list[dict[str, object]]:
 
 def _parse_export_row(row: dict[str, str | None]) -> dict[str, object]:
     if None in row or any(value is None for value in row.values()):
-        raise ValueError(f"expected {len(row)} fields")
+        raise ValueError(f"expected {len([column for column in row if column is not None])} fields")  # the header's
     text = {key: value for key, value in row.items()}
     parse_key(text["budget_key"])  # a key of any code version parses
     if text["status"] not in ("ok", "failed"):

@@ -108,6 +108,8 @@ class ResultStore:
             self._create_table()
         except ImportError as error:
             raise StoreError(f"no driver for result database {self.shown_url}: {error} (pip install -e '.[postgres]')") from None
+        except StoreError as error:
+            raise StoreError(f"cannot open result database {self.shown_url}: {error}") from None
         except (exc.SQLAlchemyError, ValueError) as error:
             raise StoreError(f"cannot open result database {self.shown_url}: {self._reason(error)}") from None
         spool_name = hashlib.sha256(spool_identity(url, self.shown_url).encode()).hexdigest()[:16]

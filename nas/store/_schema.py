@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from nas._errors import StoreError
 from nas._result import CODE_VERSION, NUMERICS, TrainResult
 
 if TYPE_CHECKING:
@@ -68,16 +69,25 @@ ADDED_COLUMNS = {"curve": "TEXT"}
 
 def upgrade_columns(engine: sa.Engine) -> None:
     """Add :data:`ADDED_COLUMNS` that the store's ``nas_results`` lacks. Workers opening an old store
-    together may race to add one; whoever loses finds it there."""
+    together may race to add one; whoever loses finds it there (PostgreSQL: ``IF NOT EXISTS``, and a
+    lock timeout so that the upgrade never queues the other workers behind a long transaction)."""
+    postgres = engine.dialect.name == "postgresql"
     for column, kind in ADDED_COLUMNS.items():
         if column in _columns(engine):
             continue
         try:
             with engine.begin() as connection:
-                connection.execute(sa.text(f"ALTER TABLE {ResultRow.__tablename__} ADD COLUMN {column} {kind}"))
-        except sa.exc.DBAPIError:
+                if postgres:
+                    connection.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
+                exists = "IF NOT EXISTS " if postgres else ""
+                connection.execute(sa.text(f"ALTER TABLE {ResultRow.__tablename__} ADD COLUMN {exists}{column} {kind}"))
+        except sa.exc.DBAPIError as error:
             if column not in _columns(engine):
-                raise
+                reason = " ".join(str(error.orig).split()) if error.orig is not None else type(error).__name__
+                raise StoreError(
+                    f"this store predates learning curves and its {column!r} column cannot be added ({reason}): "
+                    "open it once where it can be written, or export it with the previous version"
+                ) from None
 
 
 def _columns(engine: sa.Engine) -> set[str]:
