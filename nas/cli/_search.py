@@ -45,16 +45,37 @@ def _default_study_name(strategy: str, args: argparse.Namespace, setup: dict) ->
 
 
 def _search(args: argparse.Namespace) -> int:
+    from nas.estimation._budget import refuse_test_split
+    from nas.search._strategies import make_sampler
+
+    darts = args.strategy == "darts"  # one DARTS search per trial; its seed and order are the trial's parameters
+    if not darts:
+        make_sampler(args.strategy)  # every input is checked before a study or a result is written
+    if args.estimator is not None:
+        if darts:
+            raise NasError("--estimator applies to the sampler strategies; a DARTS trial's value is its supernet's accuracy")
+        from nas.estimation._registry import estimator_kind
+
+        estimator_kind(args.estimator)
+    budget = budget_from_args(args)
+    refuse_test_split(budget, "an architecture search")
+    if darts:
+        from nas.oneshot._darts import check_genotype_epoch, check_order
+        from nas.oneshot._supernet import check_supernet_budget
+
+        check_supernet_budget(budget)
+        if args.order is not None:
+            check_order(args.order)
+        check_genotype_epoch(args.darts_genotype)
+    pruner = _pruner(args.pruner, budget.epochs)
+    if args.trials < 1:
+        raise NasError(f"--trials must be >= 1, got {args.trials}")
+    # Imported once the options are checked, so that a mistyped one is refused without loading torch.
     import optuna
 
     from nas._progress import Progress
-    from nas.store import ResultStore
     from nas.estimation._trainer import make_splits
-    from nas.oneshot._darts import check_genotype_epoch, check_order
     from nas.oneshot._objective import DartsObjective
-    from nas.estimation._budget import refuse_test_split
-    from nas.estimation._registry import estimator_kind
-    from nas.oneshot._supernet import check_supernet_budget
     from nas.search import (
         ArchitectureObjective,
         StopAfterFailures,
@@ -63,30 +84,13 @@ def _search(args: argparse.Namespace) -> int:
         complete_trials,
         create_search_study,
         fail_stale_trials,
-        make_sampler,
         open_storage,
         search_setup,
         settle_running_trials,
         trial_line,
     )
+    from nas.store import ResultStore
 
-    darts = args.strategy == "darts"  # one DARTS search per trial; its seed and order are the trial's parameters
-    if not darts:
-        make_sampler(args.strategy)  # every input is checked before a study or a result is written
-    if args.estimator is not None:
-        if darts:
-            raise NasError("--estimator applies to the sampler strategies; a DARTS trial's value is its supernet's accuracy")
-        estimator_kind(args.estimator)
-    budget = budget_from_args(args)
-    refuse_test_split(budget, "an architecture search")
-    if darts:
-        check_supernet_budget(budget)
-        if args.order is not None:
-            check_order(args.order)
-        check_genotype_epoch(args.darts_genotype)
-    pruner = _pruner(args.pruner, budget.epochs)
-    if args.trials < 1:
-        raise NasError(f"--trials must be >= 1, got {args.trials}")
     device = device_from_args(args.device)
     set_threads(args.threads)
     dataset = load_data(args)
@@ -227,7 +231,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def register(command: Commands) -> None:
     from nas.estimation._final import DEFAULT_CHECKPOINT_DIR
     from nas.search._strategies import STRATEGIES
-    from nas.search._study import GRACE_SECONDS
+    from nas.search._heartbeat import GRACE_SECONDS
 
     sub = command("search", _search, "search architectures with an Optuna sampler under a budget (resumable, parallel)")
     sub.add_argument(

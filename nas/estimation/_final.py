@@ -10,15 +10,19 @@ validation results of the search.
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from nas.estimation._budget import Budget
-from nas.data import Dataset
-from nas.estimation._estimate import get_or_train
-from nas.store import ResultStore
-from nas.estimation._trainer import TrainResult, default_device
-from nas.space._genotype import Genotype
+
+# torch and the trainer are imported where a training runs: ``nas evaluate``'s options read
+# DEFAULT_CHECKPOINT_DIR, and every command builds them.
+if TYPE_CHECKING:
+    import torch
+
+    from nas.data import Dataset
+    from nas.estimation._trainer import TrainResult
+    from nas.space._genotype import Genotype
+    from nas.store import ResultStore
 
 DEFAULT_CHECKPOINT_DIR = "runs/checkpoints"
 
@@ -40,6 +44,11 @@ def evaluate_final(
 ) -> TrainResult:
     """Test accuracy of ``genotype`` trained under :func:`on_test_split` of ``budget``: stored, resumed
     from its checkpoint, or trained from scratch, in that order of preference."""
+    import torch
+
+    from nas.estimation._estimate import get_or_train
+    from nas.estimation._trainer import default_device
+
     budget = on_test_split(budget)
     device = torch.device(device) if device is not None else default_device()
     return get_or_train(genotype, budget, dataset, store, device=device, progress=progress, checkpoint_dir=checkpoint_dir)

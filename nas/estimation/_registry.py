@@ -60,3 +60,9 @@ def lookup(name: str, kind: str) -> Callable[..., Any]:
     if estimator_kind(name) != kind:
         raise EstimatorError(f"{name!r} is a {estimator_kind(name)} estimator, not a {kind} (the {kind}s: {', '.join(estimators(kind))})")
     return _registered[name][1]
+
+
+# The built-in estimators register themselves on import, before any of a user's (a name of theirs
+# stays taken, and they are listed first), however the registry is first reached: the curve
+# estimators import the proxies after registering their own, so the order is always curves, proxies.
+import nas.estimation._curves  # noqa: E402,F401

@@ -1,20 +1,21 @@
 """Search strategies by name: each is an Optuna sampler over the architecture parameters.
 
 The built-in strategies register themselves here the way a user's do (:func:`register_strategy`),
-so ``make_sampler`` and ``nas search --strategy NAME`` know no difference between them.
+so ``make_sampler`` and ``nas search --strategy NAME`` know no difference between them. Their
+samplers are imported when one is made: the command-line parser lists the names, and an unknown one
+is refused, without Optuna or torch.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
-import optuna
+from typing import TYPE_CHECKING, Callable
 
 from nas._errors import NasError
-from nas.search._evolution import RegularizedEvolutionSampler
-from nas.search._reinforce import ReinforceSampler
 
-StrategyFactory = Callable[[int | None], optuna.samplers.BaseSampler]
+if TYPE_CHECKING:
+    import optuna
+
+StrategyFactory = Callable[[int | None], "optuna.samplers.BaseSampler"]
 """Makes a strategy's sampler from a seed (None: a random one)."""
 
 # The authors' REINFORCE learning rate (0.1) barely moves the policy in 100-200 trials when rewards are
@@ -45,9 +46,27 @@ def strategies() -> tuple[str, ...]:
     return tuple(_factories)
 
 
-register_strategy("random", lambda seed: optuna.samplers.RandomSampler(seed=seed))
-register_strategy("evolution", lambda seed: RegularizedEvolutionSampler(seed=seed))
-register_strategy("reinforce", lambda seed: ReinforceSampler(learning_rate=SEARCH_REINFORCE_LEARNING_RATE, seed=seed))
+def _random(seed: int | None) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _evolution(seed: int | None) -> optuna.samplers.BaseSampler:
+    from nas.search._evolution import RegularizedEvolutionSampler
+
+    return RegularizedEvolutionSampler(seed=seed)
+
+
+def _reinforce(seed: int | None) -> optuna.samplers.BaseSampler:
+    from nas.search._reinforce import ReinforceSampler
+
+    return ReinforceSampler(learning_rate=SEARCH_REINFORCE_LEARNING_RATE, seed=seed)
+
+
+register_strategy("random", _random)
+register_strategy("evolution", _evolution)
+register_strategy("reinforce", _reinforce)
 STRATEGIES: tuple[str, ...] = strategies()
 """The built-in strategies."""
 

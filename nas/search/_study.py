@@ -23,11 +23,10 @@ from nas.data import Dataset
 from nas.estimation._estimate import dataset_key
 from nas.search._base import complete_trials
 from nas.search._evolution import PARENT_KEY
+from nas.search._heartbeat import GRACE_SECONDS, HEARTBEAT_SECONDS
 from nas.space._genotype import Genotype, parse_genotype
 
 KIND = "architecture-search"
-HEARTBEAT_SECONDS = 60
-GRACE_SECONDS = 180
 CREATE_ATTEMPTS = 3
 SETUP_WAIT_SECONDS = 30  # how long a worker waits for another one to finish recording a new study's setup
 
