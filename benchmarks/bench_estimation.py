@@ -32,13 +32,15 @@ architecture of features), ``no``, or ``n/a`` (no CPU cost measured: recorded GP
 ``note`` says ``chosen on these archs`` wherever a choice looked at these architectures' ground truth:
 such a row's r_s is optimistic.
 
-Measured with (writes benchmarks/results/estimation.csv), after the trained budgets' results were
-stored by (one process each, one thread, in the background):
+Measured with (writes benchmarks/results/estimation.csv), after the trained budget's results were
+stored by two single-thread workers in the background (their export, curves included, is
+benchmarks/results/estimation_store.csv: ``nas import`` it to make the table without training):
 
     OMP_NUM_THREADS=1 python -m nas estimate --archs ../shared/reference/zheng2020/ground_truth.csv \\
-        --budget bpe1 --set epochs=3 train_fraction=0.15 --device cpu \\
+        --budget bpe1 --set epochs=3 train_fraction=0.15 --threads 1 --device cpu --quiet \\
         --data ../shared/data/cifar10-jpeg.zip --storage sqlite:///runs/estimation.db
-    OMP_NUM_THREADS=1 python benchmarks/bench_estimation.py --proxy-sizes bpe1
+    OMP_NUM_THREADS=1 python benchmarks/bench_estimation.py --proxy-sizes bpe1 \\
+        --budget "bpe1 epochs=3 train_fraction=0.15" --storage sqlite:///runs/estimation.db
 
 ``--plugin MODULE`` (repeatable) imports a module first, as ``nas --plugin`` does: the proxies
 (``register_estimator``) and predictors (``register_predictor``) it registers get their rows.
