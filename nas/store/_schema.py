@@ -99,12 +99,10 @@ def result_values(result: TrainResult) -> dict[str, object]:
     return {**result.to_dict(), "curve": json.dumps(result.curve) if result.curve else None}
 
 
-def stored_result(values: dict[str, object] | ResultRow) -> TrainResult:
-    """The TrainResult of a row or of :func:`result_values`'s dict."""
-    get = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
-    curve = get("curve")
-    points = tuple((float(loss), None if accuracy is None else float(accuracy)) for loss, accuracy in json.loads(curve)) if curve else ()
-    return TrainResult(**{name: get(name) for name in RESULT_FIELDS if name != "curve"}, curve=points)
+def stored_result(row: ResultRow) -> TrainResult:
+    """The TrainResult a row stores (its curve parsed from JSON)."""
+    points = tuple((float(loss), None if accuracy is None else float(accuracy)) for loss, accuracy in json.loads(row.curve)) if row.curve else ()
+    return TrainResult(**{name: getattr(row, name) for name in RESULT_FIELDS if name != "curve"}, curve=points)
 
 
 # Budget fields added after results of this code version were stored: at their default they leave
