@@ -1,4 +1,6 @@
-"""Atomic writes of torch files that several processes may write at once (data cache, checkpoints)."""
+"""Where the local files live, and atomic writes of torch files that several processes may write at
+once (data cache, checkpoints). Light to import: the result store finds its spool folder here
+without loading torch."""
 
 from __future__ import annotations
 
@@ -9,9 +11,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 STALE_TEMP_SECONDS = 600  # a temp file untouched this long was left by a killed writer, not a slow one
+
+CACHE_ENV = "OPTUNA_MIP_CACHE"
+"""Environment variable naming the local cache folder (default ``~/.cache/optuna-mip``): the decoded
+data and the result store's spool of unstored results."""
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache folder: ``cache_dir``, else ``$OPTUNA_MIP_CACHE``, else ``~/.cache/optuna-mip``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "optuna-mip").expanduser()
 
 
 def save_atomically(payload: Any, target: Path) -> None:
@@ -21,6 +32,8 @@ def save_atomically(payload: Any, target: Path) -> None:
     then is renamed over it, so writers of one target never touch each other's temp files. Raises
     ``OSError`` (and whatever the payload's pickling raises), leaving no temp file.
     """
+    import torch
+
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:

@@ -15,12 +15,24 @@ def _loaded_after(code: str) -> list[str]:
     script = f"import sys; {code}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    return done.stdout.split()
+    return done.stdout.splitlines()[-1].split()  # the last line: what the code printed comes before it
 
 
 def test_importing_nas_and_building_the_parser_loads_no_heavy_library():
     assert _loaded_after("import nas") == []
     assert _loaded_after("import nas.estimation, nas.search; from nas.cli import _parser; _parser()") == []
+
+
+def test_moving_results_between_stores_loads_no_torch(tmp_path):
+    """``nas export``/``nas import`` and reading results touch no network: no torch (seconds a command)."""
+    source, copy = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    csv = tmp_path / "results.csv"
+    commands = [["export", "--storage", source, "--out", str(csv)], ["import", str(csv), "--storage", copy]]
+    code = (
+        "from nas.cli import main; from nas.store import ResultStore, read_export; from nas.space import Genotype; "
+        f"ResultStore({source!r}); assert all(main(command) == 0 for command in {commands!r})"
+    )
+    assert _loaded_after(code) == []
 
 
 def test_every_public_name_is_the_submodules_own_object():
@@ -35,7 +47,7 @@ def test_every_public_name_is_the_submodules_own_object():
 
 
 def test_the_lazy_subpackages_export_what_they_list():
-    for package in ("nas.estimation", "nas.search"):
+    for package in ("nas.estimation", "nas.search", "nas.space", "nas.store"):
         module = importlib.import_module(package)
         assert sorted(module.__all__) == sorted(name for names in module._SOURCES.values() for name in names)
         assert all(getattr(module, name) is not None for name in module.__all__)

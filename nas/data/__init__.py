@@ -16,7 +16,7 @@ forward pass of a small network. So:
 * ``synthetic[:N[:SEED]]`` is a small learnable set made in memory (:func:`synthetic_dataset`).
 """
 
-from nas.data._cache import CACHE_ENV, cache_root
+from nas._files import CACHE_ENV, cache_root
 from nas.data._dataset import DataError, Dataset, ImageSet, channel_stats
 from nas.data._load import load_dataset
 from nas.data._loader import BatchLoader

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import os
 import re
 import warnings
 from pathlib import Path
@@ -20,17 +19,7 @@ from nas._files import remove_stale_temps, save_atomically
 from nas.data._dataset import Dataset, ImageSet, one_line, triple
 from nas.data._sources import SPLITS, Source, decode_dataset, plan
 
-CACHE_ENV = "OPTUNA_MIP_CACHE"
-"""Environment variable naming the decode cache folder (default ``~/.cache/optuna-mip``)."""
-
 _CACHE_FORMAT = 2  # bump when the layout of the cache files changes, so old files are rebuilt (2: digest)
-
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cache folder: ``cache_dir``, else ``$OPTUNA_MIP_CACHE``, else ``~/.cache/optuna-mip``."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "optuna-mip").expanduser()
 
 
 def load_cached(source: Source, cache: Path) -> Dataset:

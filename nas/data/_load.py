@@ -7,7 +7,8 @@ import os
 import zipfile
 from pathlib import Path
 
-from nas.data._cache import cache_root, load_cached
+from nas._files import cache_root
+from nas.data._cache import load_cached
 from nas.data._dataset import DataError, Dataset
 from nas.data._sources import TORCHVISION_CIFAR, FolderSource, ZipSource, load_cifar
 from nas.data._synthetic import synthetic_from_spec

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from nas._errors import StoreError
+from nas._files import cache_root
 
 if TYPE_CHECKING:
     from nas.store._results import ResultStore
@@ -99,6 +100,4 @@ def spool_identity(url: str, shown_url: str) -> str:
 
 
 def default_spool_dir() -> Path:
-    from nas.data import cache_root
-
     return cache_root() / "unstored-results"
