@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import importlib
 import itertools
 import json
 import sys
@@ -59,7 +58,7 @@ import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import stats
