@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from nas import DARTS_V2, PRESETS, ResultStore, StoreError, TrainResult, sample_genotype
+from nas import DARTS_V2, PRESETS, Budget, ResultStore, StoreError, TrainResult, sample_genotype
 from nas.store import result_key
 from nas.store._schema import result_values
 
@@ -115,6 +115,10 @@ def test_fields_added_later_leave_the_key_alone_at_their_default():
     key = json.loads(result_key(budget, "cpu-fp32"))["budget"]
     assert "evaluation" not in key and "network" not in key and key["epochs"] == 10
     assert result_key(budget.replace(evaluation="test-best"), "cpu-fp32") != result_key(budget, "cpu-fp32")
+    assert "batchnorm_init" not in budget.to_dict() and "batchnorm_init" not in key  # studies keep their identity too
+    uniform = budget.replace(batchnorm_init="uniform")
+    assert json.loads(result_key(uniform, "cpu-fp32"))["budget"]["batchnorm_init"] == "uniform"
+    assert Budget(**uniform.to_dict()) == uniform and Budget(**budget.to_dict()) == budget
 
 
 FAILED = TrainResult("failed", None, 2.0, 100, 10, float("nan"), 1, "non-finite training loss in epoch 1")

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import torch
 
-from nas import DARTS_V2, Budget, BudgetError, cifar_network, count_flops, load_dataset, sample_genotype, train
+from nas import DARTS_V2, PRESETS, Budget, BudgetError, cifar_network, count_flops, load_dataset, sample_genotype, train
 
 TINY = Budget(epochs=3, batch_size=32, lr=0.05, layers=3, channels=4, image_size=16)
 
@@ -165,3 +165,18 @@ def test_bpe1_crops_at_32_px_then_resizes_to_16(synthetic):
     assert (loader.pad, loader.size) == (4, 16)
     x, _ = next(iter(loader))
     assert x.shape == (bpe1.batch_size, 3, 16, 16)
+
+
+def test_batch_norm_weights_start_at_one_or_uniform_as_pytorch_up_to_1_1():
+    from nas.estimation._trainer import build_network
+
+    def batch_norm_weights(budget: Budget) -> torch.Tensor:
+        torch.manual_seed(budget.seed)
+        model = build_network(DARTS_V2, budget, 10, torch.device("cpu"))
+        return torch.cat([m.weight.detach() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+
+    bpe1 = PRESETS["bpe1"]
+    assert torch.equal(batch_norm_weights(bpe1), torch.ones_like(batch_norm_weights(bpe1)))
+    uniform = batch_norm_weights(bpe1.replace(batchnorm_init="uniform"))
+    assert uniform.min() >= 0 and uniform.max() < 1 and abs(uniform.mean().item() - 0.5) < 0.05
+    assert torch.equal(uniform, batch_norm_weights(bpe1.replace(batchnorm_init="uniform")))  # the seed decides

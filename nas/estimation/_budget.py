@@ -15,6 +15,12 @@ PRECISIONS = ("fp32", "mixed", "half")
 # (final evaluation: the paper's Table 2 column).
 EVALUATIONS = ("valid-last", "test-best", "test-last")
 NETWORKS = ("cifar", "imagenet")
+# The affine batch-norm weights' start: 1, as PyTorch since 1.2, or U(0, 1), as PyTorch up to 1.1,
+# which the authors' code ran (it pins torch 1.0.0).
+BATCHNORM_INITS = ("ones", "uniform")
+# Fields added after studies and results were stored under this code version: :meth:`Budget.to_dict`
+# leaves them out at their default, so what was stored before them keeps its identity and key.
+_OMITTED_AT_DEFAULT = {"batchnorm_init": "ones"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class Budget:
     follows DARTS: SGD with momentum 0.9, weight decay 3e-4, cosine schedule, gradient clipping 5.
     ``evaluation`` is one of :data:`EVALUATIONS` and ``network`` the CIFAR network or DARTS's
     ImageNet mobile-setting network; both change the result, so both are part of its store key.
+    ``batchnorm_init`` is one of :data:`BATCHNORM_INITS`: where the affine batch-norm weights start.
     """
 
     epochs: int
@@ -47,6 +54,7 @@ class Budget:
     grad_clip: float = 5.0
     evaluation: str = "valid-last"
     network: str = "cifar"
+    batchnorm_init: str = "ones"
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -73,6 +81,7 @@ class Budget:
         self._check("grad_clip", self.grad_clip > 0, "> 0")
         self._check("evaluation", self.evaluation in EVALUATIONS, f"one of {', '.join(EVALUATIONS)}")
         self._check("network", self.network in NETWORKS, f"one of {', '.join(NETWORKS)}")
+        self._check("batchnorm_init", self.batchnorm_init in BATCHNORM_INITS, f"one of {', '.join(BATCHNORM_INITS)}")
 
     def _check(self, name: str, ok: bool, requirement: str) -> None:
         if not ok:
@@ -102,7 +111,7 @@ class Budget:
         return self.replace(**changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {name: value for name, value in dataclasses.asdict(self).items() if _OMITTED_AT_DEFAULT.get(name, object()) != value}
 
 
 def measures_on_test(budget: Budget) -> bool:

@@ -4,8 +4,8 @@ contract that the strategies search through (:class:`DartsSpace`, :data:`DARTS_S
 The cell (:mod:`nas.space._cell`) and its operations (:mod:`nas.space._ops`) are one for the
 fixed networks (:mod:`nas.space._model`) and the supernet (:mod:`nas.oneshot`).
 
-Its names are imported on first use (:mod:`nas._lazy`): reading a genotype or opening the result
-store needs no torch, only building a network does."""
+Its names are imported on first use (:mod:`nas._lazy`): the genotype's names need no torch, so the
+result store reads genotypes without it; the networks and the search-space contract load it."""
 
 from __future__ import annotations
 
