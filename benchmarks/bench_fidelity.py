@@ -14,6 +14,12 @@ Reads what the result store holds so far for ``bpe1`` measured as the authors di
 Partial results are fine: the summary says "n of N" for the N architectures asked for. The goal of
 the issue is mean |difference| <= 1.5 points and Spearman(ours, task5) >= 0.7.
 
+``--ablate KEY=VALUE`` looks for what causes a difference, one change at a time: it sets the
+architectures trained both under ``--set`` and with the change beside each other and task5, and
+writes ``fidelity_ablation_KEY-VALUE.txt``: the mean change with its paired bootstrap interval,
+and the mean difference from task5 before and after (train the change with the same commands and
+``--set evaluation=test-best KEY=VALUE``).
+
 The trainings, two single-thread workers sharing one store (SQLite here; a postgresql:// URL works
 the same), in the background; either can be killed and restarted: finished results stay, and a
 training that was running resumes from its last epoch's checkpoint. Results measured in an earlier
@@ -42,7 +48,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script without installing the project
 
-from nas.estimation import correlate, preset, read_architectures  # noqa: E402
+from nas.estimation import Budget, correlate, preset, read_architectures  # noqa: E402
 from nas.estimation._tables import read_recorded_table  # noqa: E402
 from nas.store import ResultStore  # noqa: E402
 
@@ -58,6 +64,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--numerics", default="cpu-fp32", help="arithmetic of the stored results (default cpu-fp32)")
     parser.add_argument("--reference", type=Path, default=REFERENCE, help="folder of ground_truth.csv and budget_accuracies.csv")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the table and the summary")
+    parser.add_argument(
+        "--ablate", nargs="+", metavar="KEY=VALUE",
+        help="instead: one change on top of --set, against --set on the architectures trained under both (paired)",
+    )
     args = parser.parse_args(argv)
 
     budget = preset("bpe1").with_settings(args.set)
@@ -66,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     task5, task1 = recorded["task5"], recorded["task1"]
     if args.storage.startswith("sqlite:///") and not Path(args.storage.removeprefix("sqlite:///")).is_file():
         parser.error(f"no result database at {args.storage}")
+    if args.ablate:
+        return ablation(ResultStore(args.storage), budget, budget.with_settings(args.ablate), truth, task5, args)
     stored = ResultStore(args.storage).accuracies(budget, None, args.numerics)
     rows = [
         (arch, 100 * stored.accuracies[arch.genotype.hash()], task5[arch.name])
@@ -91,6 +103,36 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
 
 
+def ablation(store: ResultStore, base: Budget, changed: Budget, truth: list, task5: dict[str, float], args: argparse.Namespace) -> None:
+    """One change of the training, paired: each architecture under ``base`` and under ``changed``,
+    both against task5; the mean change has a bootstrap interval over the architectures."""
+    base_accuracy, changed_accuracy = (store.accuracies(budget, None, args.numerics).accuracies for budget in (base, changed))
+    rows = [
+        (arch.name, 100 * base_accuracy[arch.genotype.hash()], 100 * changed_accuracy[arch.genotype.hash()], task5[arch.name])
+        for arch in truth
+        if arch.genotype.hash() in base_accuracy and arch.genotype.hash() in changed_accuracy
+    ]
+    change = " ".join(args.ablate)
+    if not rows:
+        sys.exit(f"error: no architecture of the first {len(truth)} has results both without and with {change} in {args.storage}")
+    lines = [f"{'arch':<10} {'base':>7} {'changed':>8} {'task5':>7} {'change':>7}"]
+    lines += [f"{name:<10} {before:7.2f} {after:8.2f} {theirs:7.2f} {after - before:+7.2f}" for name, before, after, theirs in rows]
+    before, after, theirs = (np.array([row[i] for row in rows]) for i in (1, 2, 3))
+    resampled = np.random.default_rng(0).integers(0, len(rows), (10_000, len(rows)))
+    low, high = np.percentile((after - before)[resampled].mean(axis=1), [2.5, 97.5])
+    lines.append(
+        f"bpe1 ({' '.join(args.set)}) and with {change}, n {len(rows)}: mean change {np.mean(after - before):+.2f} points "
+        f"(95% bootstrap CI {low:+.2f} to {high:+.2f}); against task5: mean difference {np.mean(before - theirs):+.2f} -> "
+        f"{np.mean(after - theirs):+.2f}, mean |difference| {np.mean(np.abs(before - theirs)):.2f} -> {np.mean(np.abs(after - theirs)):.2f}"
+    )
+    text = "\n".join(lines)
+    name = "fidelity_ablation_" + "_".join(setting.replace("=", "-") for setting in args.ablate) + ".txt"
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = f".venv/bin/python benchmarks/bench_fidelity.py --storage {args.storage} --ablate {change}"
+    (args.out / name).write_text(f"{text}\n\nmade by (the trainings: this module's docstring, with --set ... {change}):\n    {command}\n")
+    print(text)
+
+
 def summary(rows: list, asked: int, evaluation: str, numerics: str, task1: dict[str, float]) -> str:
     """The summary line(s) of the fidelity table, for ``rows`` of (architecture, ours, task5), with
     the authors' fp16 re-run ``task1`` against their task5 on the same architectures as the yardstick."""
@@ -113,7 +155,8 @@ def summary(rows: list, asked: int, evaluation: str, numerics: str, task1: dict[
         f"{text}\nSpearman(ours, task5) {with_task5.spearman:.3f} (95% CI {low:.3f} to {high:.3f}); "
         f"Spearman(ours, ground truth) {with_truth.spearman:.3f}; Spearman(task5, ground truth) {task5_truth.spearman:.3f} "
         f"(same architectures)\nthe authors' own repeatability there: task1 (their BPE-1 in fp16) vs task5: "
-        f"Spearman {authors.spearman:.3f} (95% CI {authors_low:.3f} to {authors_high:.3f}), mean |difference| {np.abs(np.subtract(fp16, theirs)).mean():.2f} points"
+        f"Spearman {authors.spearman:.3f} (95% CI {authors_low:.3f} to {authors_high:.3f}), "
+        f"mean |difference| {np.abs(np.subtract(fp16, theirs)).mean():.2f} points"
         f"\ngoal: mean |difference| <= 1.5 and Spearman(ours, task5) >= 0.7"
     )
 
