@@ -110,7 +110,7 @@ def ablation(store: ResultStore, base: Budget, changed: Budget, truth: list, tas
     rows = [
         (arch.name, 100 * base_accuracy[arch.genotype.hash()], 100 * changed_accuracy[arch.genotype.hash()], task5[arch.name])
         for arch in truth
-        if arch.genotype.hash() in base_accuracy and arch.genotype.hash() in changed_accuracy
+        if arch.genotype.hash() in base_accuracy and arch.genotype.hash() in changed_accuracy and arch.name in task5
     ]
     change = " ".join(args.ablate)
     if not rows:
