@@ -16,8 +16,8 @@ the issue is mean |difference| <= 1.5 points and Spearman(ours, task5) >= 0.7.
 
 ``--ablate KEY=VALUE`` looks for what causes a difference, one change at a time: it sets the
 architectures trained both under ``--set`` and with the change beside each other and task5, and
-writes ``fidelity_ablation_KEY-VALUE.txt``: the mean change with its paired bootstrap interval,
-and the mean difference from task5 before and after (train the change with the same commands and
+writes ``fidelity_ablation_KEY-VALUE.txt``: the mean change with its t-interval (the paired
+differences' mean, so each architecture's own level cancels), and the mean difference from task5 before and after (train the change with the same commands and
 ``--set evaluation=test-best KEY=VALUE``).
 
 The trainings, two single-thread workers sharing one store (SQLite here; a postgresql:// URL works
@@ -44,11 +44,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script without installing the project
 
-from nas.estimation import Budget, correlate, preset, read_architectures  # noqa: E402
+from nas.estimation import Budget, correlate, preset, read_architectures, spearman_difference  # noqa: E402
 from nas.estimation._tables import read_recorded_table  # noqa: E402
 from nas.store import ResultStore  # noqa: E402
 
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--archs", type=int, default=24, help="the first N reference architectures (default 24)")
     parser.add_argument("--set", nargs="*", default=["evaluation=test-best"], help="bpe1 settings (default evaluation=test-best)")
     parser.add_argument("--numerics", default="cpu-fp32", help="arithmetic of the stored results (default cpu-fp32)")
+    parser.add_argument("--dataset", help="prefix of the stored results' dataset key, when the store holds several")
     parser.add_argument("--reference", type=Path, default=REFERENCE, help="folder of ground_truth.csv and budget_accuracies.csv")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the table and the summary")
     parser.add_argument(
@@ -77,8 +79,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.storage.startswith("sqlite:///") and not Path(args.storage.removeprefix("sqlite:///")).is_file():
         parser.error(f"no result database at {args.storage}")
     if args.ablate:
-        return ablation(ResultStore(args.storage), budget, budget.with_settings(args.ablate), truth, task5, args)
-    stored = ResultStore(args.storage).accuracies(budget, None, args.numerics)
+        changed = budget.with_settings(args.ablate)
+        if changed == budget:
+            parser.error(f"--ablate {' '.join(args.ablate)} changes nothing: bpe1 with --set {' '.join(args.set)} has it already")
+        return ablation(ResultStore(args.storage), budget, changed, truth, task5, args)
+    stored = ResultStore(args.storage).accuracies(budget, args.dataset, args.numerics)
     rows = [
         (arch, 100 * stored.accuracies[arch.genotype.hash()], task5[arch.name])
         for arch in truth
@@ -103,26 +108,36 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
 
 
+def mean_interval(values: np.ndarray) -> tuple[float, float]:
+    """95 % t-interval of the mean over the architectures. With a handful of them a percentile
+    bootstrap cannot reach past the smallest and largest value, so it would claim too much."""
+    spread = stats.sem(values)
+    if spread == 0:
+        return float(np.mean(values)), float(np.mean(values))
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=spread)
+    return float(low), float(high)
+
+
 def ablation(store: ResultStore, base: Budget, changed: Budget, truth: list, task5: dict[str, float], args: argparse.Namespace) -> None:
     """One change of the training, paired: each architecture under ``base`` and under ``changed``,
-    both against task5; the mean change has a bootstrap interval over the architectures."""
-    base_accuracy, changed_accuracy = (store.accuracies(budget, None, args.numerics).accuracies for budget in (base, changed))
+    both against task5; the mean change has a t-interval over the architectures."""
+    base_accuracy, changed_accuracy = (store.accuracies(budget, args.dataset, args.numerics).accuracies for budget in (base, changed))
     rows = [
         (arch.name, 100 * base_accuracy[arch.genotype.hash()], 100 * changed_accuracy[arch.genotype.hash()], task5[arch.name])
         for arch in truth
         if arch.genotype.hash() in base_accuracy and arch.genotype.hash() in changed_accuracy and arch.name in task5
     ]
     change = " ".join(args.ablate)
-    if not rows:
-        sys.exit(f"error: no architecture of the first {len(truth)} has results both without and with {change} in {args.storage}")
+    if len(rows) < 2:
+        sys.exit(f"error: {len(rows)} of the first {len(truth)} architectures have results both without and with {change} "
+                 f"in {args.storage}; an ablation needs 2")  # fmt: skip
     lines = [f"{'arch':<10} {'base':>7} {'changed':>8} {'task5':>7} {'change':>7}"]
     lines += [f"{name:<10} {before:7.2f} {after:8.2f} {theirs:7.2f} {after - before:+7.2f}" for name, before, after, theirs in rows]
     before, after, theirs = (np.array([row[i] for row in rows]) for i in (1, 2, 3))
-    resampled = np.random.default_rng(0).integers(0, len(rows), (10_000, len(rows)))
-    low, high = np.percentile((after - before)[resampled].mean(axis=1), [2.5, 97.5])
+    low, high = mean_interval(after - before)
     lines.append(
         f"bpe1 ({' '.join(args.set)}) and with {change}, n {len(rows)}: mean change {np.mean(after - before):+.2f} points "
-        f"(95% bootstrap CI {low:+.2f} to {high:+.2f}); against task5: mean difference {np.mean(before - theirs):+.2f} -> "
+        f"(95% t-interval {low:+.2f} to {high:+.2f}); against task5: mean difference {np.mean(before - theirs):+.2f} -> "
         f"{np.mean(after - theirs):+.2f}, mean |difference| {np.mean(np.abs(before - theirs)):.2f} -> {np.mean(np.abs(after - theirs)):.2f}"
     )
     text = "\n".join(lines)
@@ -143,20 +158,24 @@ def summary(rows: list, asked: int, evaluation: str, numerics: str, task1: dict[
     text = f"{head}; mean |difference| {np.abs(difference).mean():.2f} points, mean difference {difference.mean():+.2f}"
     if len(rows) < 3:
         return text + " (Spearman needs 3 architectures)"
+    low, high = mean_interval(difference)
     ours, theirs, full = ([row[i] for row in rows] for i in (1, 2, 0))
+    truth = [arch.accuracy for arch in full]
     with_task5 = correlate(theirs, ours)
-    low, high = with_task5.spearman_ci
-    with_truth = correlate([arch.accuracy for arch in full], ours)
-    task5_truth = correlate([arch.accuracy for arch in full], theirs)
+    with_truth, task5_truth = correlate(truth, ours), correlate(truth, theirs)
+    than_task5 = spearman_difference(truth, ours, theirs)
     fp16 = [task1[arch.name] for arch in full]
     authors = correlate(theirs, fp16)
-    authors_low, authors_high = authors.spearman_ci
+    authors_difference = np.subtract(fp16, theirs)
     return (
-        f"{text}\nSpearman(ours, task5) {with_task5.spearman:.3f} (95% CI {low:.3f} to {high:.3f}); "
+        f"{text} (95% t-interval {low:+.2f} to {high:+.2f}; SD {difference.std(ddof=1):.2f} per architecture)\n"
+        f"Spearman(ours, task5) {with_task5.spearman:.3f} (95% CI {with_task5.spearman_ci[0]:.3f} to {with_task5.spearman_ci[1]:.3f}); "
         f"Spearman(ours, ground truth) {with_truth.spearman:.3f}; Spearman(task5, ground truth) {task5_truth.spearman:.3f} "
-        f"(same architectures)\nthe authors' own repeatability there: task1 (their BPE-1 in fp16) vs task5: "
-        f"Spearman {authors.spearman:.3f} (95% CI {authors_low:.3f} to {authors_high:.3f}), "
-        f"mean |difference| {np.abs(np.subtract(fp16, theirs)).mean():.2f} points"
+        f"(same architectures; paired difference {than_task5.delta:+.3f}, 95% CI {than_task5.ci[0]:+.3f} to {than_task5.ci[1]:+.3f})\n"
+        f"the authors' own repeatability there: task1 (their BPE-1 in fp16, another run) vs task5: "
+        f"Spearman {authors.spearman:.3f} (95% CI {authors.spearman_ci[0]:.3f} to {authors.spearman_ci[1]:.3f}), "
+        f"mean |difference| {np.abs(authors_difference).mean():.2f} points, mean difference {authors_difference.mean():+.2f} "
+        f"(SD {authors_difference.std(ddof=1):.2f} per architecture)"
         f"\ngoal: mean |difference| <= 1.5 and Spearman(ours, task5) >= 0.7"
     )
 

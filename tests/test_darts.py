@@ -211,6 +211,8 @@ def test_objective_rejects_what_darts_cannot_search(tmp_path) -> None:
     for evaluation in ("test-last", "test-best"):
         with pytest.raises(BudgetError, match="evaluation"):
             DartsObjective(TINY.replace(evaluation=evaluation), dataset, checkpoint_dir=tmp_path)
+    with pytest.raises(BudgetError, match="batchnorm_init 'uniform' is for training one network"):
+        DartsObjective(TINY.replace(batchnorm_init="uniform"), dataset, checkpoint_dir=tmp_path)
 
 
 def test_best_genotype_is_the_first_epoch_of_best_validation_accuracy() -> None:

@@ -19,7 +19,8 @@ NETWORKS = ("cifar", "imagenet")
 # which the authors' code ran (it pins torch 1.0.0).
 BATCHNORM_INITS = ("ones", "uniform")
 # Fields added after studies and results were stored under this code version: :meth:`Budget.to_dict`
-# leaves them out at their default, so what was stored before them keeps its identity and key.
+# leaves them out at their default, so what was stored before them keeps its identity and key
+# (the result key alone also omits a few older ones: _FIELDS_KEYED_WHEN_CHANGED in nas/store/_schema.py).
 _OMITTED_AT_DEFAULT = {"batchnorm_init": "ones"}
 
 

@@ -56,6 +56,10 @@ def check_supernet_budget(budget: Budget) -> None:
     refuse_test_split(budget, "a supernet or DARTS search")
     if budget.precision == "half":
         raise BudgetError("budget precision 'half' is for training one network; a supernet or DARTS search runs precision=mixed (bf16) or fp32")
+    if budget.batchnorm_init != "ones":
+        raise BudgetError(
+            f"budget batchnorm_init '{budget.batchnorm_init}' is for training one network; a supernet or DARTS search starts its batch norms at 1"
+        )
     if budget.layers < 3:
         raise BudgetError(
             f"budget field 'layers' must be >= 3 for a supernet (a normal cell besides the two reductions), got {budget.layers}"

@@ -106,7 +106,8 @@ def stored_result(row: ResultRow) -> TrainResult:
 
 
 # Budget fields added after results of this code version were stored: at their default they leave
-# the key as it was, so those results stay found.
+# the key as it was, so those results stay found. (Fields added after studies were stored too are
+# left out by Budget.to_dict itself: _OMITTED_AT_DEFAULT in nas/estimation/_budget.py.)
 _FIELDS_KEYED_WHEN_CHANGED = {"evaluation": "valid-last", "network": "cifar"}
 
 
