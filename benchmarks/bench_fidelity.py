@@ -17,8 +17,8 @@ the issue is mean |difference| <= 1.5 points and Spearman(ours, task5) >= 0.7.
 ``--ablate KEY=VALUE`` looks for what causes a difference, one change at a time: it sets the
 architectures trained both under ``--set`` and with the change beside each other and task5, and
 writes ``fidelity_ablation_KEY-VALUE.txt``: the mean change with its t-interval (the paired
-differences' mean, so each architecture's own level cancels), and the mean difference from task5 before and after (train the change with the same commands and
-``--set evaluation=test-best KEY=VALUE``).
+differences' mean, so each architecture's own level cancels), and the mean difference from task5
+before and after (train the change with the same commands and ``--set evaluation=test-best KEY=VALUE``).
 
 The trainings, two single-thread workers sharing one store (SQLite here; a postgresql:// URL works
 the same), in the background; either can be killed and restarted: finished results stay, and a
@@ -143,7 +143,8 @@ def ablation(store: ResultStore, base: Budget, changed: Budget, truth: list, tas
     text = "\n".join(lines)
     name = "fidelity_ablation_" + "_".join(setting.replace("=", "-") for setting in args.ablate) + ".txt"
     args.out.mkdir(parents=True, exist_ok=True)
-    command = f".venv/bin/python benchmarks/bench_fidelity.py --storage {args.storage} --ablate {change}"
+    dataset = f" --dataset {args.dataset}" if args.dataset else ""
+    command = f".venv/bin/python benchmarks/bench_fidelity.py --storage {args.storage}{dataset} --set {' '.join(args.set)} --ablate {change}"
     (args.out / name).write_text(f"{text}\n\nmade by (the trainings: this module's docstring, with --set ... {change}):\n    {command}\n")
     print(text)
 
