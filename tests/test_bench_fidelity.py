@@ -5,6 +5,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from scipy import stats
 
 from _cli import REFERENCE
 from nas import PRESETS, TrainResult
@@ -51,7 +52,29 @@ def test_the_table_sets_each_stored_architecture_beside_task5(bench, store_url, 
     assert rows[0] == "arch,ours,authors_task5,difference" and len(rows) == 6
     assert [float(row.split(",")[-1]) for row in rows[1:]] == list(OFFSETS)
     summary = (tmp_path / "fidelity_bpe1_task5.txt").read_text()
-    assert "n 5 of 24; mean |difference| 1.00 points, mean difference -1.00 (95% t-interval -1.62 to -0.38; SD 0.50" in summary
+    assert "n 5 of 24; mean |difference| 1.00 points, mean difference -1.00 (95% t-interval -1.62 to -0.38; SD of the differences 0.50" in summary
+    assert "not trained yet: arch_006, arch_007," in summary and summary.count("arch_024") == 1
+
+
+def test_the_summary_ranks_ours_against_task5_ground_truth_and_the_authors_rerun(bench, store_url, tmp_path):
+    """Each Spearman of the summary, against scipy on the same five architectures: swapping an
+    argument (ours for task5, task1 for ground truth) changes at least one of them."""
+    bench.main(["--storage", store_url, "--out", str(tmp_path)])
+    summary = (tmp_path / "fidelity_bpe1_task5.txt").read_text()
+    recorded = read_recorded_table(REFERENCE / "budget_accuracies.csv")
+    archs = read_architectures(REFERENCE / "ground_truth.csv", with_accuracy=True)[:5]
+    task5, task1 = ([recorded[task][arch.name] for arch in archs] for task in ("task5", "task1"))
+    ours = [theirs + offset for theirs, offset in zip(task5, OFFSETS)]
+    truth = [arch.accuracy for arch in archs]
+
+    def rho(first, second) -> float:
+        return stats.spearmanr(first, second).statistic
+
+    assert f"Spearman(ours, task5) {rho(ours, task5):.3f}" in summary
+    assert f"Spearman(ours, ground truth) {rho(ours, truth):.3f}; Spearman(task5, ground truth) {rho(task5, truth):.3f}" in summary
+    assert f"ours minus task5 {rho(ours, truth) - rho(task5, truth):+.3f}" in summary
+    assert f"vs task5: Spearman {rho(task1, task5):.3f}" in summary
+    assert f"ours minus task1: {rho(ours, task5) - rho(task1, task5):+.3f}" in summary
 
 
 def test_an_ablation_pairs_each_architecture_trained_with_and_without_the_change(bench, store_url, tmp_path):

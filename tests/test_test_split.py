@@ -18,6 +18,7 @@ _TINY = ("epochs=1", "layers=3", "channels=4", "batch_size=16")
     "args",
     [
         *(["search", "--strategy", strategy, "--budget", "bpe1", "--set", "evaluation=test-best"] for strategy in STRATEGIES),
+        ["search", "--strategy", "darts", "--budget", "bpe1", "--set", "evaluation=test-best"],
         ["search", "--strategy", "darts", "--budget", "bpe1", "--set", "evaluation=test-last"],
         ["search", "--strategy", "evolution", "--budget", "imagenet"],
         ["oneshot", "--sampling", "fair", "--budget", "bpe1", "--set", "evaluation=test-best"],
